@@ -1,0 +1,1 @@
+"""ClassLab's operators: thin wrappers over the ``classlab`` core, one module per family."""

@@ -1,0 +1,90 @@
+"""Helpers shared by ClassLab's operators (forms, progress, results).
+
+Nothing here computes anything: it adapts ``ctx`` to the core's arguments.
+"""
+
+from __future__ import annotations
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+PLUGIN = "@classlab/classlab"
+
+
+def uri(name: str) -> str:
+    """The full URI of a ClassLab operator or panel."""
+    return f"{PLUGIN}/{name}"
+
+
+def config(name: str, label: str, description: str = "", delegated: bool = True, **kwargs):
+    """An OperatorConfig with ClassLab's conventions: dynamic forms, an icon, and
+    delegated execution allowed for long work."""
+    return foo.OperatorConfig(
+        name=name,
+        label=f"ClassLab: {label}",
+        description=description,
+        dynamic=True,
+        icon=kwargs.pop("icon", "/assets/icon.svg"),
+        allow_immediate_execution=True,
+        allow_delegated_execution=delegated,
+        **kwargs,
+    )
+
+
+def progress(ctx):
+    """A core ``progress(fraction, label)`` callback that forwards to ``ctx.set_progress``."""
+
+    def fn(fraction, label=None):
+        ctx.set_progress(progress=float(fraction), label=label)
+
+    return fn
+
+
+def param(ctx, name, default=None):
+    """``ctx.params[name]``, with ``default`` for a missing or None value."""
+    value = ctx.params.get(name, None)
+    return default if value is None else value
+
+
+def label_field_choice(inputs, ctx, name, fields, default, label, description="", required=False):
+    """A dropdown of ``fields``; marks the property invalid when none exist."""
+    choices = types.DropdownView()
+    for f in fields:
+        choices.add_choice(f, label=f)
+    value_default = default if default in fields else (fields[0] if fields else None)
+    prop = inputs.enum(
+        name,
+        choices.values(),
+        default=value_default,
+        required=required,
+        label=label,
+        description=description,
+        view=choices,
+    )
+    if not fields:
+        prop.invalid = True
+        prop.error_message = f"No suitable field on this dataset for {label!r}"
+    return prop
+
+
+def invalid(prop, message: str):
+    """Marks a form property invalid with ``message``."""
+    prop.invalid = True
+    prop.error_message = message
+    return prop
+
+
+def target_count(ctx) -> int:
+    """Number of samples in the target view (opts the form into the target selector)."""
+    try:
+        return ctx.target_view().count()
+    except Exception:  # the form must still render if the view is unresolvable
+        return 0
+
+
+def show_result(ctx, lines: dict, label: str = "Result"):
+    """A read-only output form listing ``lines`` (name -> value)."""
+    outputs = types.Object()
+    for key, value in lines.items():
+        outputs.str(key, label=key.replace("_", " "), default=str(value))
+    return types.Property(outputs, view=types.View(label=label))

@@ -1,0 +1,45 @@
+"""Default names and values, defined once.
+
+Every name here is only a default: each function and operator takes it as a
+parameter. Forms and the CLI read their defaults from this module.
+"""
+
+from __future__ import annotations
+
+GROUND_TRUTH = "ground_truth"
+TRAIN_TAG = "train"
+VAL_TAG = "val"
+TEST_TAG = "test"
+SPLIT_TAGS = (TRAIN_TAG, VAL_TAG, TEST_TAG)
+
+CLIP_EMBEDDINGS = "clip_embeddings"
+CLIP_VIZ_KEY = "clip_viz"
+CLIP_SIM_KEY = "clip_sim"
+CLIP_ZERO_SHOT = "clip_zero_shot"
+EVAL_CLIP = "eval_clip"
+
+LENET_FIELD = "lenet"
+EVAL_LENET = "eval_lenet"
+LENET_EMBEDDINGS = "lenet_embeddings"
+
+AUGMENTED_TAG = "augmented"
+SOURCE_ID_FIELD = "source_id"
+AUGMENTATION_FIELD = "augmentation"
+TO_FIX_TAG = "to_augment"
+
+MNIST_DATASET_NAME = "mnist"
+MNIST_CLASSES = [
+    "0 - zero",
+    "1 - one",
+    "2 - two",
+    "3 - three",
+    "4 - four",
+    "5 - five",
+    "6 - six",
+    "7 - seven",
+    "8 - eight",
+    "9 - nine",
+]
+
+SPLIT_SEED = 51
+SPLIT_FRACTIONS = {TRAIN_TAG: 0.9, VAL_TAG: 0.1}

@@ -1,0 +1,252 @@
+"""MNIST from the four standard IDX files into a persistent FiftyOne dataset.
+
+Labels are exactly those of FiftyOne's zoo MNIST ("0 - zero" ... "9 - nine"),
+images are written once as lossless PNGs under ClassLab's media root, and the
+samples are added in bulk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import struct
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from classlab import config, defaults
+from classlab.errors import DataSourceError, DatasetExistsError, InputError
+from classlab.progress import ProgressFn, as_progress
+
+logger = logging.getLogger("classlab")
+
+SPLITS = {"train": "train", "test": "t10k"}
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Reads an IDX file (optionally gzip-compressed) into a uint8 array.
+
+    Raises:
+        DataSourceError: the file is missing, truncated or not IDX
+    """
+    path = Path(path)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataSourceError(f"IDX file {path} does not exist") from None
+    except (OSError, EOFError) as e:
+        raise DataSourceError(
+            f"{path} is corrupt or truncated ({e}). Replace it with a fresh copy of the file."
+        ) from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise DataSourceError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataSourceError(f"{path} is truncated: its IDX header is incomplete")
+    dims = struct.unpack(">" + "I" * ndim, data[4:header])
+    expected = int(np.prod(dims))
+    if len(data) - header != expected:
+        raise DataSourceError(
+            f"{path} is truncated or corrupt: its header promises {expected} bytes of data "
+            f"for shape {tuple(dims)}, the file has {len(data) - header}. "
+            "Replace it with a fresh copy."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _candidates(directory: Path, prefix: str, kind: str) -> list[Path]:
+    names = [f"{prefix}-{kind}", f"{prefix}-{kind.replace('-idx', '.idx')}"]
+    dirs = [directory, directory / "raw", directory / "MNIST" / "raw"]
+    return [d / (n + ext) for d in dirs for n in names for ext in (".gz", "")]
+
+
+def find_mnist_files(directory: str | Path) -> dict[str, tuple[Path, Path]]:
+    """Finds the four IDX files in ``directory`` (also ``raw/`` and ``MNIST/raw/``).
+
+    Returns:
+        ``{"train": (images, labels), "test": (images, labels)}``
+
+    Raises:
+        DataSourceError: a file is missing
+    """
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise DataSourceError(
+            f"MNIST directory {directory} does not exist. Pass the directory that holds "
+            "train-images-idx3-ubyte.gz and the three other IDX files, or leave it empty "
+            "to download them."
+        )
+    found, missing = {}, []
+    for split, prefix in SPLITS.items():
+        pair = []
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+            hit = next((p for p in _candidates(directory, prefix, kind) if p.is_file()), None)
+            if hit is None:
+                missing.append(f"{prefix}-{kind}[.gz]")
+            pair.append(hit)
+        found[split] = tuple(pair)
+    if missing:
+        raise DataSourceError(
+            f"{directory} lacks the MNIST IDX file(s) {', '.join(missing)}. Point source_dir "
+            "at the directory with all four standard files (optionally .gz)."
+        )
+    return found
+
+
+def download_mnist(directory: str | Path) -> Path:
+    """Downloads the IDX files with torchvision into ``directory/MNIST/raw``."""
+    directory = Path(directory).expanduser()
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError as e:  # pragma: no cover - torchvision is a dependency
+        raise DataSourceError(f"torchvision is needed to download MNIST: {e}") from e
+    try:
+        for train in (True, False):
+            MNIST(root=str(directory), train=train, download=True)
+    except Exception as e:
+        raise DataSourceError(
+            f"Could not download MNIST into {directory} ({e}). Download the four IDX files "
+            "by other means and pass their directory as source_dir."
+        ) from e
+    return directory / "MNIST" / "raw"
+
+
+def read_mnist(source_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Reads and checks both splits: ``{split: (images N x 28 x 28, labels N)}``."""
+    out = {}
+    for split, (img_path, lbl_path) in find_mnist_files(source_dir).items():
+        images, labels = read_idx(img_path), read_idx(lbl_path)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataSourceError(
+                f"{img_path.name} ({images.shape}) and {lbl_path.name} ({labels.shape}) "
+                "do not form an MNIST split: expected N x 28 x 28 images and N labels"
+            )
+        if labels.size and labels.max() > 9:
+            raise DataSourceError(f"{lbl_path} has labels above 9: not MNIST")
+        out[split] = (images, labels)
+    return out
+
+
+def _write_pngs(images: np.ndarray, paths: list[Path], progress, workers: int = 4) -> None:
+    import cv2
+
+    def write(i: int) -> None:
+        if not cv2.imwrite(str(paths[i]), images[i]):
+            raise OSError(f"could not write {paths[i]}")
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(write, range(len(paths)), chunksize=256):
+            done += 1
+            if done % 1000 == 0:
+                progress(done / len(paths), f"wrote {done}/{len(paths)} images")
+
+
+def load_mnist(
+    source_dir: Optional[str | Path] = None,
+    dataset_name: str = defaults.MNIST_DATASET_NAME,
+    overwrite: bool = False,
+    limit_per_split: Optional[int] = None,
+    label_field: str = defaults.GROUND_TRUTH,
+    split_tags: Optional[dict[str, str]] = None,
+    download: bool = True,
+    progress: Optional[ProgressFn] = None,
+):
+    """Builds a persistent FiftyOne dataset from the MNIST IDX files.
+
+    Args:
+        source_dir: directory with the four IDX files (``.gz`` or not). If None, the
+            files are looked for in ``<root>/downloads/mnist`` and downloaded there
+            with torchvision when absent (and ``download`` is True).
+        dataset_name: the name of the dataset to create
+        overwrite: replace an existing dataset of that name (only once the new one
+            is complete: a failure leaves the old one untouched)
+        limit_per_split: keep only the first N samples of each split
+        label_field: the Classification field to write
+        split_tags: tag per split, default ``{"train": "train", "test": "test"}``
+        download: allow downloading when ``source_dir`` is None and no files are there
+        progress: ``fn(fraction, label)``
+
+    Returns:
+        the new ``fo.Dataset``
+    """
+    import fiftyone as fo
+
+    report = as_progress(progress)
+    tags = {"train": defaults.TRAIN_TAG, "test": defaults.TEST_TAG, **(split_tags or {})}
+    if limit_per_split is not None and int(limit_per_split) <= 0:
+        raise InputError(f"limit_per_split must be a positive integer, got {limit_per_split}")
+    if not dataset_name or not isinstance(dataset_name, str):
+        raise InputError("dataset_name must be a non-empty string")
+    if fo.dataset_exists(dataset_name) and not overwrite:
+        raise DatasetExistsError(
+            f"A dataset named {dataset_name!r} already exists. Pick another name, or pass "
+            "overwrite=True to replace it."
+        )
+
+    if source_dir is None:
+        source_dir = config.root_dir() / "downloads" / "mnist"
+        try:
+            find_mnist_files(source_dir)
+        except DataSourceError:
+            if not download:
+                raise
+            logger.info("MNIST not found locally; downloading into %s", source_dir)
+            source_dir = download_mnist(source_dir)
+
+    report(0.0, "reading IDX files", force=True)
+    splits = read_mnist(source_dir)  # validates everything before any write
+
+    media = config.media_dir(dataset_name, "mnist")
+    samples = []
+    total = sum(
+        min(len(lbl), limit_per_split or len(lbl)) for _, lbl in splits.values()
+    )
+    written = 0
+    for split, (images, labels) in splits.items():
+        n = min(len(labels), limit_per_split or len(labels))
+        split_dir = media / split
+        split_dir.mkdir(parents=True, exist_ok=True)
+        paths = [split_dir / f"{i:05d}.png" for i in range(n)]
+        stage = report.stage(0.8 * written / total, 0.8 * (written + n) / total)
+        _write_pngs(images[:n], paths, stage)
+        written += n
+        h, w = images.shape[1:]
+        for i in range(n):
+            samples.append(
+                fo.Sample(
+                    filepath=str(paths[i]),
+                    tags=[tags[split]],
+                    metadata=fo.ImageMetadata(width=w, height=h, num_channels=1),
+                    **{label_field: fo.Classification(label=defaults.MNIST_CLASSES[labels[i]])},
+                )
+            )
+
+    report(0.8, f"adding {len(samples)} samples", force=True)
+    tmp_name = f"{dataset_name}-loading-{uuid.uuid4().hex[:8]}"
+    dataset = fo.Dataset(tmp_name)
+    try:
+        dataset.add_samples(samples, progress=False)
+        dataset.default_classes = list(defaults.MNIST_CLASSES)
+        dataset.info["classlab"] = {
+            "source": "mnist",
+            "source_dir": str(Path(source_dir).resolve()),
+            "limit_per_split": limit_per_split,
+        }
+        dataset.save()
+        if fo.dataset_exists(dataset_name):
+            fo.delete_dataset(dataset_name)
+        dataset.name = dataset_name
+        dataset.persistent = True
+    except BaseException:
+        dataset.delete()
+        raise
+    report(1.0, f"loaded {len(dataset)} samples into {dataset_name!r}", force=True)
+    logger.info("Loaded %d MNIST samples into dataset %r", len(dataset), dataset_name)
+    return dataset

@@ -1,0 +1,127 @@
+"""Seeded, stratified train/val/test splits as sample tags, for any classification dataset."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+
+from classlab import defaults
+from classlab.errors import InputError
+from classlab.validation import require_classification_field, require_fraction, require_nonempty
+
+logger = logging.getLogger("classlab")
+
+
+def _check_fractions(fractions: dict[str, float]) -> dict[str, float]:
+    if not fractions:
+        raise InputError("Give at least one split, e.g. {'train': 0.9, 'val': 0.1}")
+    out = {}
+    for tag, frac in fractions.items():
+        if not tag or not isinstance(tag, str):
+            raise InputError(f"Split tag {tag!r} is not a non-empty string")
+        out[tag] = require_fraction(frac, f"fraction of {tag!r}", inclusive_high=True)
+    total = sum(out.values())
+    if total > 1.0 + 1e-9:
+        raise InputError(
+            f"Split fractions must sum to at most 1, got {total:g} "
+            f"({', '.join(f'{k}={v:g}' for k, v in out.items())}). Lower one of them."
+        )
+    return out
+
+
+def _allocate(n: int, fractions: list[float]) -> list[int]:
+    """Counts per split for ``n`` items: largest remainder rounding of ``n * f``."""
+    raw = np.array(fractions) * n
+    counts = np.floor(raw).astype(int)
+    budget = min(n, int(round(raw.sum()))) - counts.sum()
+    for i in np.argsort(-(raw - counts), kind="stable")[: max(budget, 0)]:
+        counts[i] += 1
+    return counts.tolist()
+
+
+def split_assignment(
+    labels: list, fractions: dict[str, float], seed: int = defaults.SPLIT_SEED
+) -> list[Optional[str]]:
+    """The split tag of each item (None for the remainder), stratified by label.
+
+    Each item gets a position in [0, 1): its shuffled rank within its class,
+    spread evenly over the interval. Sorting all items by position and cutting
+    at the cumulative fractions gives exact overall counts (``round(n * f)``)
+    and per-class counts within one of ``class_size * f``.
+
+    Pure function: the same labels, fractions and seed give the same result.
+    """
+    fractions = _check_fractions(fractions)
+    n = len(labels)
+    rng = np.random.default_rng(seed)
+    keys = np.array(["\0none" if x is None else str(x) for x in labels], dtype=object)
+    position = np.empty(n)
+    for key in sorted(set(keys.tolist())):
+        idx = np.flatnonzero(keys == key)
+        ranks = rng.permutation(len(idx))
+        position[idx] = (ranks + rng.random()) / len(idx)
+    order = np.lexsort((rng.random(n), position))
+    out: list[Optional[str]] = [None] * n
+    bounds = np.round(np.cumsum(list(fractions.values())) * n).astype(int)
+    start = 0
+    for tag, stop in zip(fractions, bounds):
+        for i in order[start:stop]:
+            out[i] = tag
+        start = stop
+    return out
+
+
+def split_dataset(
+    view,
+    fractions: Optional[dict[str, float]] = None,
+    label_field: str = defaults.GROUND_TRUTH,
+    seed: int = defaults.SPLIT_SEED,
+    overwrite: bool = False,
+) -> dict[str, int]:
+    """Tags the samples of ``view`` with split tags, stratified by ``label_field``.
+
+    Args:
+        view: the samples to split (a dataset or view)
+        fractions: tag -> fraction, each in (0, 1], summing to at most 1; samples
+            left over get no split tag. Default ``{"train": 0.9, "val": 0.1}``.
+        label_field: the Classification field to stratify by
+        seed: the random seed
+        overwrite: re-split samples of the view that already carry one of the
+            split tags (those tags are removed from the view first). Without it,
+            such samples make the call fail and nothing is changed.
+
+    Returns:
+        the number of samples given each tag
+    """
+    fractions = _check_fractions(
+        dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions)
+    )
+    require_nonempty(view)
+    require_classification_field(view, label_field)
+
+    tags = list(fractions)
+    existing = {t: c for t, c in view.count_sample_tags().items() if t in tags}
+    if existing and not overwrite:
+        raise InputError(
+            "Some samples of this view already have split tags ("
+            + ", ".join(f"{t}: {c}" for t, c in sorted(existing.items()))
+            + "). Pass overwrite=True to re-split them, or split only the untagged samples."
+        )
+
+    ids, labels = view.values(["id", f"{label_field}.label"])
+    assignment = split_assignment(labels, fractions, seed)
+
+    # Work on the dataset by id: untagging may change which samples ``view`` matches.
+    dataset = view._dataset
+    if existing:
+        dataset.select(ids).untag_samples(tags)
+    counts = {}
+    for tag in tags:
+        chosen = [i for i, t in zip(ids, assignment) if t == tag]
+        if chosen:
+            dataset.select(chosen).tag_samples(tag)
+        counts[tag] = len(chosen)
+    logger.info("Split %d samples: %s", len(ids), counts)
+    return counts

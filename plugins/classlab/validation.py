@@ -1,0 +1,102 @@
+"""Input checks shared by the core functions. Each raises before anything is written."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from classlab.errors import EmptyViewError, FieldError, InputError
+
+
+def require_nonempty(view, what: str = "view") -> int:
+    """Raises EmptyViewError if ``view`` has no samples; returns the count."""
+    n = len(view)
+    if n == 0:
+        raise EmptyViewError(
+            f"The {what} has no samples. Select or load some samples first "
+            "(check the view's filters and tags)."
+        )
+    return n
+
+
+def fields_of_type(sample_collection, label_type) -> list[str]:
+    """Names of the top-level fields that hold ``label_type`` labels."""
+    import fiftyone as fo
+
+    schema = sample_collection.get_field_schema(ftype=fo.EmbeddedDocumentField)
+    return sorted(
+        name
+        for name, field in schema.items()
+        if getattr(field, "document_type", None) is not None
+        and issubclass(field.document_type, label_type)
+    )
+
+
+def classification_fields(sample_collection) -> list[str]:
+    """Names of the fields that hold ``fo.Classification`` labels."""
+    import fiftyone as fo
+
+    return fields_of_type(sample_collection, fo.Classification)
+
+
+def require_classification_field(sample_collection, field: str, role: str = "label field") -> str:
+    """Checks that ``field`` exists and holds ``fo.Classification`` labels."""
+    available = classification_fields(sample_collection)
+    if field in available:
+        return field
+    hint = (
+        f"Classification fields on this dataset: {', '.join(available)}."
+        if available
+        else "This dataset has no Classification field: add labels first "
+        "(e.g. load_mnist, or a zero-shot / model prediction run)."
+    )
+    if sample_collection.has_field(field):
+        raise FieldError(f"The {role} {field!r} does not hold Classification labels. {hint}")
+    raise FieldError(f"The {role} {field!r} does not exist. {hint}")
+
+
+def require_field(sample_collection, field: str, role: str = "field") -> str:
+    """Checks that a field exists on the collection."""
+    if not sample_collection.has_field(field):
+        raise FieldError(f"The {role} {field!r} does not exist on this dataset.")
+    return field
+
+
+def require_fraction(value: float, name: str, *, inclusive_high: bool = False) -> float:
+    """Checks ``0 < value < 1`` (or ``<= 1`` with inclusive_high)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number between 0 and 1, got {value!r}") from None
+    ok = 0.0 < v <= 1.0 if inclusive_high else 0.0 < v < 1.0
+    if not ok:
+        rng = "(0, 1]" if inclusive_high else "(0, 1)"
+        raise InputError(f"{name} must be in {rng}, got {v}")
+    return v
+
+
+def require_field_name(name: str, role: str = "field") -> str:
+    """Checks that ``name`` can be used as a new top-level field name."""
+    if not isinstance(name, str) or not name or name.startswith("_") or "." in name:
+        raise InputError(
+            f"{role} name {name!r} is not valid: use letters, digits and underscores, "
+            "not starting with '_' and without '.'"
+        )
+    return name
+
+
+def distinct_labels(sample_collection, field: str) -> list[str]:
+    """Sorted distinct non-null labels of a Classification field."""
+    return sorted(x for x in sample_collection.distinct(f"{field}.label") if x is not None)
+
+
+def check_unique(values: Iterable[str], what: str) -> list[str]:
+    """Raises InputError naming the duplicates in ``values``."""
+    values = list(values)
+    seen, dups = set(), []
+    for v in values:
+        if v in seen and v not in dups:
+            dups.append(v)
+        seen.add(v)
+    if dups:
+        raise InputError(f"{what} has duplicates: {', '.join(map(str, dups))}")
+    return values

@@ -1,0 +1,153 @@
+"""Test harness: an isolated FiftyOne database, plugins dir and ClassLab root per session.
+
+The environment is set here, before anything imports fiftyone, so every test
+talks to a fresh embedded MongoDB (fiftyone-db) in a temporary directory and
+sees this checkout as the ``@classlab/classlab`` plugin.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+assert "fiftyone" not in sys.modules, "fiftyone imported before the test environment was set"
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))  # this checkout's core, even from a worktree
+
+_TMP = Path(tempfile.mkdtemp(prefix="classlab-tests-"))
+(_TMP / "plugins").mkdir()
+os.symlink(ROOT, _TMP / "plugins" / "classlab")
+os.environ.update(
+    FIFTYONE_DATABASE_DIR=str(_TMP / "db"),
+    FIFTYONE_PLUGINS_DIR=str(_TMP / "plugins"),
+    FIFTYONE_DEFAULT_DATASET_DIR=str(_TMP / "fiftyone"),
+    CLASSLAB_ROOT=str(_TMP / "classlab"),
+    FIFTYONE_DO_NOT_TRACK="true",
+    FIFTYONE_DATABASE_VALIDATION="false",
+    FIFTYONE_SHOW_PROGRESS_BARS="false",
+    HF_HUB_OFFLINE="1",
+    NO_ALBUMENTATIONS_UPDATE="1",
+    # subprocesses (the App server, delegated workers) import this checkout too
+    PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
+)
+os.environ.pop("FIFTYONE_DATABASE_URI", None)
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+
+MNIST_DIR = Path(os.environ.get("CLASSLAB_MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist"))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/app/" in str(item.fspath):
+            item.add_marker(pytest.mark.app)
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    """The session's temporary directory (database, plugins, ClassLab root)."""
+    return _TMP
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The directory with the four MNIST IDX files."""
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST IDX files not found in {MNIST_DIR}; set CLASSLAB_MNIST_DIR")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_base(mnist_dir):
+    """A session-wide MNIST dataset: 300 train + 100 test samples. Do not modify it:
+    tests that write use ``mnist_small`` (a fresh clone)."""
+    from classlab.mnist import load_mnist
+
+    return load_mnist(mnist_dir, dataset_name="classlab-test-base", limit_per_split=300)
+
+
+def unique_name(prefix: str = "classlab-test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def mnist_small(mnist_base):
+    """A fresh clone of ``mnist_base`` (300 train + 300 test), deleted after the test."""
+    ds = mnist_base.clone(unique_name())
+    yield ds
+    if not ds.deleted:
+        ds.delete()
+
+
+@pytest.fixture
+def dataset_name():
+    """A unique dataset name; the dataset, if created, is deleted after the test."""
+    import fiftyone as fo
+
+    name = unique_name()
+    yield name
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+
+
+def run_operator(name: str, dataset=None, view=None, params=None, **kwargs):
+    """Runs ``@classlab/classlab/<name>`` through ``foo.execute_operator``."""
+    import fiftyone.operators as foo
+
+    import fiftyone as fo
+
+    if isinstance(view, fo.Dataset):  # FiftyOne's ctx wants a Dataset as ``dataset``
+        dataset, view = view, None
+    ctx = {"params": params or {}}
+    if view is not None:
+        ctx["view"] = view
+    if dataset is not None:
+        ctx["dataset"] = dataset
+    return foo.execute_operator(f"@classlab/classlab/{name}", ctx=ctx, **kwargs)
+
+
+@pytest.fixture
+def execute():
+    """``execute(name, dataset=..., view=..., params=...)`` -> ExecutionResult."""
+    return run_operator
+
+
+def snapshot(dataset) -> dict:
+    """A comparable snapshot of a dataset's samples, fields and runs (to prove
+    that a failed call changed nothing)."""
+    dataset.reload()
+    return {
+        "n": len(dataset),
+        "schema": sorted(dataset.get_field_schema().keys()),
+        "tags": dataset.count_sample_tags(),
+        "docs": sorted(
+            (str(d) for d in dataset._sample_collection.find({}, {"last_modified_at": 0})),
+        ),
+        "runs": (
+            dataset.list_brain_runs(),
+            dataset.list_evaluations(),
+            dataset.list_runs(),
+        ),
+        "info": dict(dataset.info),
+    }
+
+
+@pytest.fixture
+def unchanged():
+    """``with unchanged(ds): ...`` asserts that the block left ``ds`` as it was."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def check(dataset):
+        before = snapshot(dataset)
+        yield
+        assert snapshot(dataset) == before, "the dataset was changed by a failing call"
+
+    return check
