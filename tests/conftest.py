@@ -110,7 +110,14 @@ def run_operator(name: str, dataset=None, view=None, params=None, **kwargs):
         ctx["view"] = view
     if dataset is not None:
         ctx["dataset"] = dataset
-    return foo.execute_operator(f"@classlab/classlab/{name}", ctx=ctx, **kwargs)
+    # In a worker thread: where an event loop runs in this thread (Playwright's sync
+    # API keeps one), execute_operator would return a pending Task instead of a result.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(
+            foo.execute_operator, f"@classlab/classlab/{name}", ctx=ctx, **kwargs
+        ).result()
 
 
 @pytest.fixture
