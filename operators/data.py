@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
-
 from classlab import defaults
 from classlab.validation import classification_fields
 
@@ -89,9 +88,7 @@ class SplitDataset(foo.Operator):
         inputs = types.Object()
         n = target_count(ctx)
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
-        label_field_choice(
-            inputs, ctx, "label_field", fields, defaults.GROUND_TRUTH, "Stratify by"
-        )
+        label_field_choice(inputs, ctx, "label_field", fields, defaults.GROUND_TRUTH, "Stratify by")
         inputs.float("train", default=defaults.SPLIT_FRACTIONS["train"], label="train fraction")
         inputs.float("val", default=defaults.SPLIT_FRACTIONS["val"], label="val fraction")
         inputs.float("test", default=0.0, label="test fraction (0: none)")
@@ -104,9 +101,15 @@ class SplitDataset(foo.Operator):
         fracs = _fractions(ctx)
         total = sum(fracs.values())
         if any(v < 0 or v > 1 for v in fracs.values()) or total > 1 + 1e-9:
-            invalid(inputs.get_property("test"), f"Fractions must each be in [0, 1] and sum to <= 1 (now {total:g})")
+            invalid(
+                inputs.get_property("test"),
+                f"Fractions must each be in [0, 1] and sum to <= 1 (now {total:g})",
+            )
         if n == 0:
-            invalid(inputs.view("empty", types.Notice(label="The view is empty")), "The view has no samples")
+            invalid(
+                inputs.view("empty", types.Notice(label="The view is empty")),
+                "The view has no samples",
+            )
         return types.Property(inputs, view=types.View(label=f"ClassLab: split {n} samples"))
 
     def execute(self, ctx):

@@ -14,7 +14,8 @@ log() { echo "[setup] $*" >&2; }
 
 # 1. Python environment --------------------------------------------------------
 stamp="$VENV/.classlab-stamp"
-want="$(sha256sum pyproject.toml | cut -c1-16)"
+# only the dependency lists matter (tool settings below them do not)
+want="$(sed -n '/^dependencies/,/^\[tool/p' pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "creating/updating $VENV (first time: ~5 min)"
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"

@@ -41,7 +41,9 @@ os.environ.update(
 os.environ.pop("FIFTYONE_DATABASE_URI", None)
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
-MNIST_DIR = Path(os.environ.get("CLASSLAB_MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist"))
+MNIST_DIR = Path(
+    os.environ.get("CLASSLAB_MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist")
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -99,9 +101,8 @@ def dataset_name():
 
 def run_operator(name: str, dataset=None, view=None, params=None, **kwargs):
     """Runs ``@classlab/classlab/<name>`` through ``foo.execute_operator``."""
-    import fiftyone.operators as foo
-
     import fiftyone as fo
+    import fiftyone.operators as foo
 
     if isinstance(view, fo.Dataset):  # FiftyOne's ctx wants a Dataset as ``dataset``
         dataset, view = view, None

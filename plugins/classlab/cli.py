@@ -28,15 +28,23 @@ def default_mnist_dir() -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[0])
-    p.add_argument("--mnist-dir", default=default_mnist_dir(),
-                   help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
-                   "else ../shared/datasets/mnist beside the checkout, else download)")
+    p.add_argument(
+        "--mnist-dir",
+        default=default_mnist_dir(),
+        help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
+        "else ../shared/datasets/mnist beside the checkout, else download)",
+    )
     p.add_argument("--dataset", default=defaults.MNIST_DATASET_NAME, help="dataset name")
-    p.add_argument("--subset", type=int, default=None,
-                   help="use only the first N samples of each MNIST split (a quick look)")
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="use only the first N samples of each MNIST split (a quick look)",
+    )
     p.add_argument("--fresh", action="store_true", help="delete the dataset and start over")
-    p.add_argument("--headless", action="store_true",
-                   help="do not open the App; print a summary and exit")
+    p.add_argument(
+        "--headless", action="store_true", help="do not open the App; print a summary and exit"
+    )
     p.add_argument("--port", type=int, default=5151, help="App port")
     p.add_argument("--address", default="127.0.0.1", help="App address")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -73,8 +81,9 @@ def _run(args) -> int:
         logger.info("Dataset %r exists: skipping load_mnist (use --fresh to reload)", args.dataset)
         dataset = fo.load_dataset(args.dataset)
     else:
-        params = dict(dataset_name=args.dataset, source_dir=args.mnist_dir,
-                      limit_per_split=args.subset)
+        params = dict(
+            dataset_name=args.dataset, source_dir=args.mnist_dir, limit_per_split=args.subset
+        )
         # load_mnist runs through the operator, as an SDK user would call it
         foo.execute_operator(
             "@classlab/classlab/load_mnist",

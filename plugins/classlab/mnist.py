@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from classlab import config, defaults
-from classlab.errors import DataSourceError, DatasetExistsError, InputError
+from classlab.errors import DatasetExistsError, DataSourceError, InputError
 from classlab.progress import ProgressFn, as_progress
 
 logger = logging.getLogger("classlab")
@@ -35,7 +35,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise DataSourceError(f"IDX file {path} does not exist") from None
@@ -205,9 +205,7 @@ def load_mnist(
 
     media = config.media_dir(dataset_name, "mnist")
     samples = []
-    total = sum(
-        min(len(lbl), limit_per_split or len(lbl)) for _, lbl in splits.values()
-    )
+    total = sum(min(len(lbl), limit_per_split or len(lbl)) for _, lbl in splits.values())
     written = 0
     for split, (images, labels) in splits.items():
         n = min(len(labels), limit_per_split or len(labels))

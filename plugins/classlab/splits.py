@@ -95,9 +95,7 @@ def split_dataset(
     Returns:
         the number of samples given each tag
     """
-    fractions = _check_fractions(
-        dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions)
-    )
+    fractions = _check_fractions(dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions))
     require_nonempty(view)
     require_classification_field(view, label_field)
 

@@ -95,7 +95,9 @@ def app_server(tmp_path):
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/setup.sh (installs Debian's chromium)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run scripts/setup.sh (installs Debian's chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -3,9 +3,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from classlab import defaults
-from classlab.errors import DataSourceError, DatasetExistsError, InputError
+from classlab.errors import DatasetExistsError, DataSourceError, InputError
 from classlab.mnist import find_mnist_files, load_mnist, read_idx, read_mnist
 
 
@@ -14,10 +13,30 @@ def test_read_idx_matches_published_checks(mnist_dir):
     assert labels.shape == (60000,)
     assert labels[:5].tolist() == [5, 0, 4, 1, 9]
     assert np.bincount(labels).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
     ]
     test_labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    assert np.bincount(test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(test_labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
 
@@ -73,7 +92,11 @@ def test_load_mnist_labels_tags_media(mnist_dir, dataset_name, tmp_root):
     assert ds.count_sample_tags() == {"train": 20, "test": 20}
     train = ds.match_tags("train")
     assert train.values("ground_truth.label")[:5] == [
-        "5 - five", "0 - zero", "4 - four", "1 - one", "9 - nine"
+        "5 - five",
+        "0 - zero",
+        "4 - four",
+        "1 - one",
+        "9 - nine",
     ]
     assert ds.default_classes == defaults.MNIST_CLASSES
     path = train.first().filepath

@@ -1,6 +1,5 @@
 import fiftyone as fo
 import pytest
-
 from classlab.errors import EmptyViewError, FieldError, InputError
 from classlab.splits import split_assignment, split_dataset
 
@@ -67,6 +66,8 @@ def test_split_any_dataset_and_bad_fields(tmp_path, dataset_name, unchanged):
             split_dataset(ds.limit(0), label_field="label")
     counts = split_dataset(ds, {"train": 0.5, "val": 0.25, "test": 0.25}, label_field="label")
     assert sum(counts.values()) == 61
-    assert all(abs(counts[t] - f * 61) <= 1 for t, f in (("train", 0.5), ("val", 0.25), ("test", 0.25)))
+    assert all(
+        abs(counts[t] - f * 61) <= 1 for t, f in (("train", 0.5), ("val", 0.25), ("test", 0.25))
+    )
     for cls in ("cat", "dog", "bird"):
         assert ds.match(fo.ViewField("label.label") == cls).count_sample_tags()["train"] == 10
