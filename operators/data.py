@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 from classlab import defaults
@@ -43,6 +45,9 @@ class LoadMnist(foo.Operator):
                 inputs.view("exists", types.Notice(label=f"Dataset {name!r} exists")),
                 f"Dataset {name!r} already exists: pick another name or tick Overwrite",
             )
+        source = param(ctx, "source_dir")
+        if source and not os.path.isdir(os.path.expanduser(source)):
+            invalid(inputs.get_property("source_dir"), f"{source} is not a directory")
         limit = param(ctx, "limit_per_split")
         if limit is not None and int(limit) <= 0:
             invalid(inputs.get_property("limit_per_split"), "Must be a positive number")

@@ -58,3 +58,13 @@ def test_split_operator_validates_form(execute, mnist_small, unchanged):
             execute("split_dataset", view=mnist_small.limit(0), params=dict(train=0.8))
         with pytest.raises(ExecutionError, match="already have split tags"):
             execute("split_dataset", view=mnist_small, params=dict(train=0.8, val=0.2))
+
+
+def test_load_mnist_form_flags_missing_directory(execute, mnist_base, tmp_path, dataset_name):
+    with pytest.raises(ExecutionError, match="is not a directory"):
+        execute(
+            "load_mnist",
+            dataset=mnist_base,
+            params=dict(source_dir=str(tmp_path / "nowhere"), dataset_name=dataset_name),
+        )
+    assert not fo.dataset_exists(dataset_name)
