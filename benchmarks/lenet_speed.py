@@ -59,7 +59,6 @@ def _tutorial_epoch(paths, labels, model, batch_size: int, max_batches: int) -> 
 def _classlab_epoch(x, y, batch_size: int) -> tuple[float, float]:
     """ClassLab's loop on the uint8 tensor cache: (data-only s, train s) for one epoch."""
     import torch
-
     from classlab.lenet.config import TrainConfig
     from classlab.lenet.models import build_model
     from classlab.lenet.train import make_optimizer, to_input, train_one_epoch
@@ -81,7 +80,6 @@ def _classlab_epoch(x, y, batch_size: int) -> tuple[float, float]:
 
 def _writer(n: int = 70_000) -> None:
     import fiftyone as fo
-
     from classlab.lenet.apply import predictions, write_predictions
 
     classes = [f"c{i}" for i in range(10)]
@@ -107,7 +105,6 @@ def _writer(n: int = 70_000) -> None:
 
 def speed(args, machine: str) -> None:
     import torch
-
     from classlab.config import root_dir
     from classlab.lenet.data import decode_images
     from classlab.lenet.models import build_model

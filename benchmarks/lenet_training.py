@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +45,6 @@ def machine() -> str:
 def accuracy(args) -> None:
     import numpy as np
     import torch
-
     from classlab.config import resolve_device
     from classlab.lenet.config import TrainConfig
     from classlab.lenet.train import evaluate, fit_tensors
@@ -58,7 +56,7 @@ def accuracy(args) -> None:
     x, y = data["train"]
     assign = np.array(split_assignment(list(y), {"train": 0.9, "val": 0.1}, 51))
     tr, va = assign == "train", assign == "val"
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
     xt, yt = t(x[:, None]).to(device), t(y.astype(np.int64)).to(device)
     cfg = TrainConfig(device=device)
     print(f"machine: {machine()}\ndevice: {device}\nconfig: {cfg.to_dict()}")
@@ -86,7 +84,7 @@ def main() -> None:
     if args.mode == "accuracy":
         accuracy(args)
     else:
-        from lenet_speed import speed  # noqa: E402  (same directory)
+        from lenet_speed import speed
 
         speed(args, machine())
 

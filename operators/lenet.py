@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import fiftyone.operators as foo
-import fiftyone.operators.types as types
-
 from classlab import defaults
 from classlab.validation import classification_fields
+from fiftyone.operators import types
 
 from .common import config, invalid, label_field_choice, param, progress, target_count
 

@@ -5,14 +5,13 @@ from pathlib import Path
 import fiftyone as fo
 import fiftyone.operators as foo
 import pytest
-from fiftyone import ViewField as F
-from fiftyone.operators.executor import ExecutionError
-
 from classlab.lenet.registry import list_models, load_model
 from classlab.lenet.runs import train_lenet
 from classlab.splits import split_dataset
+from fiftyone import ViewField as F
+from fiftyone.operators.executor import ExecutionError
 
-FAST = dict(epochs=1, batch_size=64, architecture="lenet5")
+FAST = {"epochs": 1, "batch_size": 64, "architecture": "lenet5"}
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +50,15 @@ def test_train_reports_progress_per_epoch(execute, trained):
     epochs = [s for s in seen if s and s.startswith("epoch ")]
     assert any("epoch 1/2" in s for s in epochs) and any("epoch 2/2" in s for s in epochs)
     assert all("val loss" in s and "acc" in s for s in epochs)
-    execute("delete_model", dataset=trained, params=dict(run_key="progress_run",
-                                                         delete_checkpoint=True))
+    execute("delete_model", dataset=trained, params={"run_key": "progress_run",
+                                                         "delete_checkpoint": True})
 
 
 def test_apply_writes_logits_embeddings_and_evaluates(execute, trained):
     view = trained.match_tags("test")
-    res = execute("apply_lenet", view=view, params=dict(run_key="base", label_field="pred_a",
-                                                        embeddings_field="emb_a",
-                                                        eval_key="eval_a")).result
+    res = execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_a",
+                                                        "embeddings_field": "emb_a",
+                                                        "eval_key": "eval_a"}).result
     assert res["num_samples"] == 300 and 0 <= res["accuracy"] <= 1
     pred = view.first()["pred_a"]
     assert pred.label in list_models(trained)["base"]["classes"]
@@ -71,15 +70,15 @@ def test_apply_writes_logits_embeddings_and_evaluates(execute, trained):
     assert "pred_a" in rec["applied_to"] and rec["images_per_second"] > 0
     # evaluate the same field again, top-2 from the logits
     ev = execute("evaluate_predictions", view=view,
-                 params=dict(pred_field="pred_a", eval_key="eval_a2", k=2)).result
+                 params={"pred_field": "pred_a", "eval_key": "eval_a2", "k": 2}).result
     assert ev["accuracy"] == pytest.approx(res["accuracy"])
     assert ev["top_2_accuracy"] >= ev["accuracy"]
 
 
 def test_fine_tune_from_checkpoint(execute, trained):
     res = execute("train_lenet", dataset=trained,
-                  params=dict(run_key="tuned", init_from="base", epochs=1, batch_size=64,
-                              architecture="lenet5_modern")).result
+                  params={"run_key": "tuned", "init_from": "base", "epochs": 1, "batch_size": 64,
+                              "architecture": "lenet5_modern"}).result
     rec = list_models(trained)["tuned"]
     assert rec["parent"] == "base" and rec["architecture"] == "lenet5"  # the parent's
     base = list_models(trained)["base"]
@@ -107,28 +106,28 @@ def test_include_augmented(execute, trained, tmp_path):
 
 def test_rename_list_delete(execute, trained):
     execute("train_lenet", dataset=trained, params=dict(run_key="tmp", **FAST))
-    execute("rename_model", dataset=trained, params=dict(run_key="tmp", new_key="tmp2"))
+    execute("rename_model", dataset=trained, params={"run_key": "tmp", "new_key": "tmp2"})
     listed = execute("list_models", dataset=trained).result["models"]
     assert "tmp2" in listed and "tmp" not in listed
     ckpt = Path(listed["tmp2"]["checkpoint"])
-    execute("delete_model", dataset=trained, params=dict(run_key="tmp2"))
+    execute("delete_model", dataset=trained, params={"run_key": "tmp2"})
     assert "tmp2" not in list_models(trained) and ckpt.exists()  # file kept unless asked
     execute("train_lenet", dataset=trained, params=dict(run_key="tmp3", **FAST))
     ckpt = Path(list_models(trained)["tmp3"]["checkpoint"])
-    execute("delete_model", dataset=trained, params=dict(run_key="tmp3", delete_checkpoint=True))
+    execute("delete_model", dataset=trained, params={"run_key": "tmp3", "delete_checkpoint": True})
     assert not ckpt.exists()
 
 
 # ---- bad inputs: a clear error and nothing changed -------------------------------------
 
 @pytest.mark.parametrize("params, view_fn, message", [
-    (dict(train_tag="nope"), None, "train split"),
-    (dict(val_tag="nope"), None, "validation split"),
-    (dict(label_field="filepath"), None, "label_field|does not hold Classification"),
-    (dict(init_from="ghost"), None, "No model .*'ghost'"),
-    (dict(run_key="base"), None, "exists"),
-    (dict(device="cuda"), None, "no CUDA GPU"),
-    (dict(), lambda ds: ds.match(F("ground_truth.label") != "3 - three")
+    ({"train_tag": "nope"}, None, "train split"),
+    ({"val_tag": "nope"}, None, "validation split"),
+    ({"label_field": "filepath"}, None, "label_field|does not hold Classification"),
+    ({"init_from": "ghost"}, None, "No model .*'ghost'"),
+    ({"run_key": "base"}, None, "exists"),
+    ({"device": "cuda"}, None, "no CUDA GPU"),
+    ({}, lambda ds: ds.match(F("ground_truth.label") != "3 - three")
      .match_tags("train").concat(ds.match_tags("val")), "classes the train split lacks"),
 ])
 def test_train_bad_inputs(execute, trained, unchanged, params, view_fn, message):
@@ -137,9 +136,8 @@ def test_train_bad_inputs(execute, trained, unchanged, params, view_fn, message)
     if params.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("a GPU is present")
     view = view_fn(trained) if view_fn else trained
-    with unchanged(trained):
-        with pytest.raises(ExecutionError, match=message):
-            execute("train_lenet", view=view, params={**dict(run_key="bad"), **FAST, **params})
+    with unchanged(trained), pytest.raises(ExecutionError, match=message):
+        execute("train_lenet", view=view, params={"run_key": "bad", **FAST, **params})
 
 
 def test_train_unreadable_image(execute, trained, unchanged, tmp_path):
@@ -153,7 +151,7 @@ def test_train_unreadable_image(execute, trained, unchanged, tmp_path):
             with pytest.raises(ExecutionError, match="Cannot read image"):
                 execute("train_lenet", dataset=ds, params=dict(run_key="x", **FAST))
             with pytest.raises(ExecutionError, match="Cannot read image"):
-                execute("apply_lenet", dataset=ds, params=dict(run_key="base"))
+                execute("apply_lenet", dataset=ds, params={"run_key": "base"})
     finally:
         ds.delete()
 
@@ -171,29 +169,28 @@ def test_checkpoint_problems(execute, trained, unchanged):
                 execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="five",
                                                                **FAST))
             with pytest.raises(ExecutionError, match="does not know"):
-                execute("apply_lenet", dataset=ds, params=dict(run_key="five"))
+                execute("apply_lenet", dataset=ds, params={"run_key": "five"})
             with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
-                execute("apply_lenet", dataset=ds, params=dict(run_key="gone"))
+                execute("apply_lenet", dataset=ds, params={"run_key": "gone"})
             with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
                 execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="gone",
                                                                **FAST))
             with pytest.raises(ExecutionError, match="No model .*'ghost'"):
-                execute("apply_lenet", dataset=ds, params=dict(run_key="ghost"))
+                execute("apply_lenet", dataset=ds, params={"run_key": "ghost"})
     finally:
         ds.delete()
 
 
 def test_apply_refuses_existing_field_without_overwrite(execute, trained, unchanged):
     view = trained.match_tags("test").limit(50)
-    execute("apply_lenet", view=view, params=dict(run_key="base", label_field="pred_o",
-                                                  embeddings_field="", eval_key="eval_o"))
+    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                  "embeddings_field": "", "eval_key": "eval_o"})
     assert not trained.has_field("lenet_embeddings")
-    with unchanged(trained):
-        with pytest.raises(ExecutionError, match="already exist"):
-            execute("apply_lenet", view=view, params=dict(run_key="base", label_field="pred_o",
-                                                          embeddings_field="",
-                                                          eval_key="eval_o"))
-    execute("apply_lenet", view=view, params=dict(run_key="base", label_field="pred_o",
-                                                  embeddings_field="", eval_key="eval_o",
-                                                  overwrite=True))
+    with unchanged(trained), pytest.raises(ExecutionError, match="already exist"):
+        execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                      "embeddings_field": "",
+                                                      "eval_key": "eval_o"})
+    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                  "embeddings_field": "", "eval_key": "eval_o",
+                                                  "overwrite": True})
     assert trained.count("pred_o") == 50

@@ -1,14 +1,13 @@
 import numpy as np
 import pytest
 import torch
-
 from classlab.errors import DataSourceError, DeviceError, InputError
 from classlab.lenet.config import TrainConfig
 from classlab.lenet.data import ImageFileDataset, decode_images, detect_channels
 from classlab.lenet.models import build_model, num_params
 from classlab.lenet.train import fit_tensors, predict
 
-FAST = dict(epochs=2, batch_size=64, num_workers=2)
+FAST = {"epochs": 2, "batch_size": 64, "num_workers": 2}
 
 
 def test_classic_lenet_has_61706_params_and_features():

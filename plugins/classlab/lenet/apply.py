@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
 
 import numpy as np
 
@@ -40,7 +39,7 @@ def predictions(logits: np.ndarray, classes: list[str]) -> list:
 
 def write_predictions(view, ids: list[str], label_field: str, logits: np.ndarray,
                       classes: list[str], embeddings_field: str = "",
-                      embeddings: Optional[np.ndarray] = None) -> None:
+                      embeddings: np.ndarray | None = None) -> None:
     """Writes predictions (and embeddings) in bulk, matched to samples by id."""
     values = dict(zip(ids, predictions(logits, classes)))
     view.set_values(label_field, values, key_field="id")
@@ -91,7 +90,7 @@ def apply_lenet(
     gt_field: str = defaults.GROUND_TRUTH,
     overwrite: bool = False,
     num_workers: int = 8,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ) -> dict:
     """Predicts every sample of ``view`` with the model ``run_key``.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from classlab.errors import InputError
 from classlab.lenet.models import ARCHITECTURES
@@ -63,11 +63,11 @@ class TrainConfig:
     max_scale: float = 0.1
     dropout: float = 0.25
     input_size: int = 28
-    in_channels: Optional[int] = None
+    in_channels: int | None = None
     eval_batch_size: int = 1024
     num_workers: int = 8
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Checks every value; raises InputError naming the bad one."""
         if self.architecture not in ARCHITECTURES:
             raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}")
@@ -93,7 +93,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Builds a config from a dict; unknown keys are an error, None keeps the default."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)

@@ -12,8 +12,8 @@ Two paths:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def decode_images(
     channels: int = 1,
     size: int = 28,
     workers: int = 8,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ):
     """Decodes image files into one uint8 tensor ``N x channels x size x size``.
 
@@ -89,7 +89,7 @@ def decode_images(
     return torch.from_numpy(out)
 
 
-def class_index(labels: Sequence[Optional[str]], classes: Sequence[str]):
+def class_index(labels: Sequence[str | None], classes: Sequence[str]):
     """Labels -> int64 tensor of indices into ``classes``."""
     import torch
 
@@ -99,13 +99,13 @@ def class_index(labels: Sequence[Optional[str]], classes: Sequence[str]):
 
 def view_tensors(
     view,
-    label_field: Optional[str],
-    classes: Optional[Sequence[str]],
+    label_field: str | None,
+    classes: Sequence[str] | None,
     channels: int,
     size: int,
     device: str = "cpu",
     workers: int = 8,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ):
     """A view's images (uint8) and labels (int64, or None) on ``device``.
 
@@ -151,7 +151,7 @@ class ImageFileDataset:
 
     @classmethod
     def from_view(cls, view, label_field: str, classes: Sequence[str], channels: int = 1,
-                  size: int = 28) -> "ImageFileDataset":
+                  size: int = 28) -> ImageFileDataset:
         """The dataset of a FiftyOne view's filepaths and ``label_field`` labels."""
         paths, labels = view.values(["filepath", f"{label_field}.label"])
         lookup = {c: i for i, c in enumerate(classes)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from classlab import defaults
 from classlab.errors import InputError
@@ -12,7 +11,7 @@ from classlab.validation import require_classification_field, require_field_name
 logger = logging.getLogger("classlab")
 
 
-def logits_classes(view, pred_field: str) -> Optional[list[str]]:
+def logits_classes(view, pred_field: str) -> list[str] | None:
     """The class list that orders ``pred_field``'s logits, or None when it has no logits.
 
     Looked up in the model registry (the model that wrote the field), then in

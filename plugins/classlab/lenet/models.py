@@ -58,7 +58,7 @@ def build_model(
         )
     if num_classes < 2:
         raise InputError(f"A classifier needs at least 2 classes, got {num_classes}")
-    torch, nn = _torch()
+    _, nn = _torch()
     pooled = _pooled(input_size)
 
     class LeNet5(nn.Module):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import uuid
 from pathlib import Path
-from typing import Optional
 
 from classlab import records
 from classlab.errors import DataSourceError, InputError, RunExistsError, RunNotFoundError
@@ -88,7 +88,7 @@ def load_checkpoint(record: dict, run_key: str = "") -> dict:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
         raise DataSourceError(f"The checkpoint {path} of model {run_key!r} is unreadable ({e}). "
                               "Train the model again.") from None
     if list(payload.get("classes", [])) != list(record["classes"]):
@@ -151,7 +151,7 @@ def record_prediction(dataset, run_key: str, field: str, images_per_second: floa
                                  images_per_second=float(images_per_second))
 
 
-def model_for_field(dataset, field: str) -> Optional[tuple[str, dict]]:
+def model_for_field(dataset, field: str) -> tuple[str, dict] | None:
     """The (run_key, record) of the model whose predictions are in ``field``, if any."""
     for key, rec in list_models(dataset).items():
         if field in rec.get("applied_to", []):

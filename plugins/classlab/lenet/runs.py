@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Optional
 
 from classlab import defaults, records
 from classlab.config import resolve_device
@@ -72,12 +71,12 @@ def train_lenet(
     label_field: str = defaults.GROUND_TRUTH,
     train_tag: str = defaults.TRAIN_TAG,
     val_tag: str = defaults.VAL_TAG,
-    config: "TrainConfig | dict | None" = None,
-    init_from: Optional[str] = None,
+    config: TrainConfig | dict | None = None,
+    init_from: str | None = None,
     include_augmented: bool = False,
     augmented_tag: str = defaults.AUGMENTED_TAG,
     overwrite: bool = False,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ) -> dict:
     """Trains a LeNet-5 on the view's ``train_tag`` samples, validating on ``val_tag``.
 
@@ -142,7 +141,7 @@ def train_lenet(
         "parent": init_from or None,
         "train_seconds": result.seconds,
         "num_params": num_params(model),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "applied_to": [],
         "images_per_second": None,
         "label_field": label_field,

@@ -11,8 +11,9 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from classlab.lenet.config import TrainConfig
 from classlab.lenet.models import build_model
@@ -147,9 +148,9 @@ def evaluate(model, x, y, config: TrainConfig, device: str) -> dict:
     }
 
 
-def fit_tensors(x_train, y_train, x_val, y_val, config: Optional[TrainConfig] = None,
-                device: str = "cpu", num_classes: Optional[int] = None, init_state=None,
-                progress: Optional[Callable[[float, str], None]] = None) -> FitResult:
+def fit_tensors(x_train, y_train, x_val, y_val, config: TrainConfig | None = None,
+                device: str = "cpu", num_classes: int | None = None, init_state=None,
+                progress: Callable[[float, str], None] | None = None) -> FitResult:
     """Trains a LeNet on in-memory tensors, with early stopping on validation loss.
 
     Args:
