@@ -1,8 +1,18 @@
 """ClassLab plugin entry point: registers the operators and panels, nothing else."""
 
 from .operators.data import LoadMnist, SplitDataset
+from .operators.lenet import (
+    ApplyLenet,
+    DeleteModel,
+    EvaluatePredictions,
+    ListModels,
+    RenameModel,
+    TrainLenet,
+)
 
 
 def register(p):
     p.register(LoadMnist)
     p.register(SplitDataset)
+    for op in (TrainLenet, ApplyLenet, EvaluatePredictions, ListModels, RenameModel, DeleteModel):
+        p.register(op)

@@ -1,0 +1,98 @@
+"""Evaluating any Classification field against ground truth (top-k when logits exist)."""
+
+from __future__ import annotations
+
+import logging
+
+from classlab import defaults
+from classlab.errors import InputError
+from classlab.validation import require_classification_field, require_field_name, require_nonempty
+
+logger = logging.getLogger("classlab")
+
+
+def logits_classes(view, pred_field: str) -> list[str] | None:
+    """The class list that orders ``pred_field``'s logits, or None when it has no logits.
+
+    Looked up in the model registry (the model that wrote the field), then in
+    ClassLab's CLIP records, then the dataset's ``default_classes``.
+    """
+    from fiftyone import ViewField as F
+
+    from classlab import records
+
+    first = view.match(F(f"{pred_field}.logits").exists()).limit(1)
+    values = first.values(f"{pred_field}.logits")
+    if not values:
+        return None
+    n = len(values[0])
+    dataset = view._dataset
+    candidates = [r.get("classes") for r in records.list_records(dataset, "models").values()
+                  if pred_field in r.get("applied_to", [])]
+    clip = records.get_record(dataset, "clip", pred_field) or {}
+    candidates += [clip.get("classes"), dataset.default_classes]
+    return next((list(c) for c in candidates if c and len(c) == n), None)
+
+
+def evaluate_predictions(
+    view,
+    pred_field: str,
+    gt_field: str = defaults.GROUND_TRUTH,
+    eval_key: str = defaults.EVAL_LENET,
+    k: int = 1,
+    overwrite: bool = True,
+) -> dict:
+    """Runs FiftyOne's ``evaluate_classifications`` on the samples that have ground truth.
+
+    Args:
+        view: the samples
+        pred_field: a Classification field of predictions
+        gt_field: the Classification ground truth
+        eval_key: where FiftyOne stores the evaluation (per-sample ``<eval_key>`` field)
+        k: ``k > 1`` uses the ``"top-k"`` method (needs logits and their class list)
+        overwrite: replace an existing evaluation with the same key
+
+    Returns:
+        ``{eval_key, num_evaluated, accuracy, precision, recall, f1 (weighted), top_k?}``
+    """
+    from fiftyone import ViewField as F
+
+    require_field_name(eval_key, "eval_key")
+    require_classification_field(view, pred_field, "prediction field")
+    require_classification_field(view, gt_field, "ground truth field")
+    k = int(k)
+    if k < 1:
+        raise InputError(f"k must be 1 or more, got {k}")
+    dataset = view._dataset
+    if eval_key in dataset.list_evaluations() and not overwrite:
+        raise InputError(f"Evaluation {eval_key!r} exists: pass overwrite=True or pick another key")
+    scored = view.match(F(gt_field).exists() & F(pred_field).exists())
+    require_nonempty(scored, f"view of samples with both {pred_field!r} and {gt_field!r}")
+    kwargs = {}
+    if k > 1:
+        classes = logits_classes(scored, pred_field)
+        if classes is None:
+            raise InputError(
+                f"Top-{k} evaluation needs logits and their class list in {pred_field!r}; "
+                "this field has none. Use k=1."
+            )
+        kwargs = {"method": "top-k", "classes": classes, "k": k}
+    if eval_key in dataset.list_evaluations():
+        dataset.delete_evaluation(eval_key)
+    results = scored.evaluate_classifications(pred_field, gt_field=gt_field, eval_key=eval_key,
+                                              **kwargs)
+    report = results.report()
+    avg = report.get("weighted avg", {})
+    out = {
+        "eval_key": eval_key,
+        "num_evaluated": len(scored),
+        "accuracy": scored.match(F(f"{pred_field}.label") == F(f"{gt_field}.label")).count()
+        / len(scored),
+        "precision": float(avg.get("precision", 0.0)),
+        "recall": float(avg.get("recall", 0.0)),
+        "f1": float(avg.get("f1-score", 0.0)),
+    }
+    if k > 1:
+        out[f"top_{k}_accuracy"] = float(results.metrics()["accuracy"])
+    logger.info("Evaluated %r against %r: accuracy %.4f", pred_field, gt_field, out["accuracy"])
+    return out

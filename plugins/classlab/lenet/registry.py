@@ -1,0 +1,159 @@
+"""The models trained on a dataset, kept in its run records (kind ``"models"``).
+
+Each record (``dataset.info["classlab_runs"]["models"][run_key]``) holds:
+architecture, classes, config, history, best_epoch, checkpoint, parent,
+train_seconds, num_params, created_at, applied_to, images_per_second, plus
+in_channels, input_size and label_field. The weights live in the checkpoint
+file under ``classlab.config.models_dir(dataset.name)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import uuid
+from pathlib import Path
+
+from classlab import records
+from classlab.errors import DataSourceError, InputError, RunExistsError, RunNotFoundError
+
+KIND = "models"
+
+logger = logging.getLogger("classlab")
+
+
+def list_models(dataset) -> dict[str, dict]:
+    """All models of ``dataset``: ``{run_key: record}`` (copies)."""
+    return records.list_records(dataset, KIND)
+
+
+def get_model_record(dataset, run_key: str) -> dict:
+    """The record of ``run_key``.
+
+    Raises:
+        RunNotFoundError: no model has that key
+    """
+    rec = records.get_record(dataset, KIND, run_key)
+    if rec is None:
+        known = ", ".join(sorted(list_models(dataset))) or "none yet: train one with train_lenet"
+        raise RunNotFoundError(f"No model with run key {run_key!r} on this dataset (models: {known})")
+    return rec
+
+
+def require_run_key(run_key: str) -> str:
+    """Checks that ``run_key`` is usable as a record key and a file name."""
+    if not isinstance(run_key, str) or not run_key.strip() or "." in run_key \
+            or run_key.startswith("$"):
+        raise InputError(f"run_key {run_key!r} is not valid: use letters, digits, '_' and '-'")
+    return run_key
+
+
+def checkpoint_path(dataset, run_key: str) -> Path:
+    """Where the checkpoint of ``run_key`` goes."""
+    from classlab.config import models_dir
+
+    return models_dir(dataset.name) / f"{run_key}.pt"
+
+
+def save_checkpoint(path: Path, payload: dict) -> Path:
+    """Writes ``payload`` with ``torch.save`` atomically (a temp file, then ``os.replace``)."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(record: dict, run_key: str = "") -> dict:
+    """Reads a record's checkpoint and checks its classes against the record.
+
+    Raises:
+        DataSourceError: the file is missing, unreadable or does not match the record
+    """
+    import torch
+
+    path = Path(record.get("checkpoint") or "")
+    if not path.is_file():
+        raise DataSourceError(
+            f"The checkpoint of model {run_key!r} is missing ({path}). Train the model again, "
+            "or delete its record with delete_model."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        raise DataSourceError(f"The checkpoint {path} of model {run_key!r} is unreadable ({e}). "
+                              "Train the model again.") from None
+    if list(payload.get("classes", [])) != list(record["classes"]):
+        raise DataSourceError(
+            f"The checkpoint {path} holds classes {payload.get('classes')} but model "
+            f"{run_key!r} was recorded with {record['classes']}: the file was replaced. "
+            "Train the model again."
+        )
+    return payload
+
+
+def load_model(dataset, run_key: str, device: str = "cpu"):
+    """The trained network of ``run_key`` in eval mode, and its record.
+
+    Returns:
+        ``(model, record)``; ``record["classes"]`` maps output index to label
+    """
+    from classlab.lenet.models import build_model
+
+    rec = get_model_record(dataset, run_key)
+    payload = load_checkpoint(rec, run_key)
+    cfg = rec["config"]
+    model = build_model(rec["architecture"], len(rec["classes"]), rec["in_channels"],
+                        rec["input_size"], cfg.get("dropout", 0.25))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), rec
+
+
+def rename_model(dataset, run_key: str, new_key: str) -> dict:
+    """Renames a model's record (the checkpoint file keeps its name). Returns the record."""
+    get_model_record(dataset, run_key)
+    require_run_key(new_key)
+    if records.get_record(dataset, KIND, new_key) is not None:
+        raise RunExistsError(f"A model with run key {new_key!r} already exists: pick another name")
+    records.rename_record(dataset, KIND, run_key, new_key)
+    return records.get_record(dataset, KIND, new_key)
+
+
+def delete_model(dataset, run_key: str, delete_checkpoint: bool = False) -> dict:
+    """Removes a model's record; its checkpoint file only with ``delete_checkpoint``.
+
+    Prediction fields written by the model are left in place. Returns the removed record.
+    """
+    rec = get_model_record(dataset, run_key)
+    records.delete_record(dataset, KIND, run_key)
+    if delete_checkpoint and rec.get("checkpoint"):
+        path = Path(rec["checkpoint"])
+        others = [r for r in list_models(dataset).values() if r.get("checkpoint") == str(path)]
+        if path.exists() and not others:
+            path.unlink()
+            logger.info("Deleted checkpoint %s", path)
+    return rec
+
+
+def record_prediction(dataset, run_key: str, field: str, images_per_second: float) -> dict:
+    """Notes in the record that ``field`` holds this model's predictions."""
+    rec = get_model_record(dataset, run_key)
+    applied = [f for f in rec.get("applied_to", []) if f != field] + [field]
+    return records.update_record(dataset, KIND, run_key, applied_to=applied,
+                                 images_per_second=float(images_per_second))
+
+
+def model_for_field(dataset, field: str) -> tuple[str, dict] | None:
+    """The (run_key, record) of the model whose predictions are in ``field``, if any."""
+    for key, rec in list_models(dataset).items():
+        if field in rec.get("applied_to", []):
+            return key, rec
+    return None

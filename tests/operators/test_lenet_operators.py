@@ -1,0 +1,196 @@
+"""LeNet operators through foo.execute_operator on a real database (tiny MNIST, 1-2 epochs)."""
+
+from pathlib import Path
+
+import fiftyone as fo
+import fiftyone.operators as foo
+import pytest
+from classlab.lenet.registry import list_models, load_model
+from classlab.lenet.runs import train_lenet
+from classlab.splits import split_dataset
+from fiftyone import ViewField as F
+from fiftyone.operators.executor import ExecutionError
+
+FAST = {"epochs": 1, "batch_size": 64, "architecture": "lenet5"}
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_base):
+    """A clone of mnist_base split 240 train / 60 val, with model ``base`` trained once."""
+    ds = mnist_base.clone("classlab-test-lenet-trained")
+    split_dataset(ds.match_tags("train"), {"train": 0.8, "val": 0.2}, overwrite=True)
+    train_lenet(ds, run_key="base", config=FAST)
+    yield ds
+    ds.delete()
+
+
+def test_operators_are_listed():
+    names = {op.uri for op in foo.list_operators()}
+    for name in ("train_lenet", "apply_lenet", "evaluate_predictions", "list_models",
+                 "rename_model", "delete_model"):
+        assert f"@classlab/classlab/{name}" in names
+
+
+def test_train_records_the_model(trained):
+    rec = list_models(trained)["base"]
+    assert rec["architecture"] == "lenet5" and rec["num_params"] == 61706
+    assert rec["classes"] == sorted(trained.distinct("ground_truth.label"))
+    assert [h["epoch"] for h in rec["history"]] == [1] and rec["best_epoch"] == 1
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(rec["history"][0])
+    assert Path(rec["checkpoint"]).is_file() and rec["parent"] is None
+    assert rec["num_train"] == 240 and rec["num_val"] == 60
+    model, _ = load_model(trained, "base")
+    assert sum(p.numel() for p in model.parameters()) == 61706
+
+
+def test_train_reports_progress_per_epoch(execute, trained):
+    seen = []
+    train_lenet(trained, run_key="progress_run", config=dict(epochs=2, **{
+        k: v for k, v in FAST.items() if k != "epochs"}), progress=lambda f, label: seen.append(label))
+    epochs = [s for s in seen if s and s.startswith("epoch ")]
+    assert any("epoch 1/2" in s for s in epochs) and any("epoch 2/2" in s for s in epochs)
+    assert all("val loss" in s and "acc" in s for s in epochs)
+    execute("delete_model", dataset=trained, params={"run_key": "progress_run",
+                                                         "delete_checkpoint": True})
+
+
+def test_apply_writes_logits_embeddings_and_evaluates(execute, trained):
+    view = trained.match_tags("test")
+    res = execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_a",
+                                                        "embeddings_field": "emb_a",
+                                                        "eval_key": "eval_a"}).result
+    assert res["num_samples"] == 300 and 0 <= res["accuracy"] <= 1
+    pred = view.first()["pred_a"]
+    assert pred.label in list_models(trained)["base"]["classes"]
+    assert len(pred.logits) == 10 and 0 < pred.confidence <= 1
+    assert len(view.first()["emb_a"]) == 84
+    assert trained.match_tags("train").count("pred_a") == 0  # only the view
+    assert "eval_a" in trained.list_evaluations()
+    rec = list_models(trained)["base"]
+    assert "pred_a" in rec["applied_to"] and rec["images_per_second"] > 0
+    # evaluate the same field again, top-2 from the logits
+    ev = execute("evaluate_predictions", view=view,
+                 params={"pred_field": "pred_a", "eval_key": "eval_a2", "k": 2}).result
+    assert ev["accuracy"] == pytest.approx(res["accuracy"])
+    assert ev["top_2_accuracy"] >= ev["accuracy"]
+
+
+def test_fine_tune_from_checkpoint(execute, trained):
+    res = execute("train_lenet", dataset=trained,
+                  params={"run_key": "tuned", "init_from": "base", "epochs": 1, "batch_size": 64,
+                              "architecture": "lenet5_modern"}).result
+    rec = list_models(trained)["tuned"]
+    assert rec["parent"] == "base" and rec["architecture"] == "lenet5"  # the parent's
+    base = list_models(trained)["base"]
+    # starting from trained weights: better than the parent's first epoch from scratch
+    assert rec["history"][0]["val_loss"] < base["history"][0]["val_loss"]
+    assert res["run_key"] == "tuned"
+
+
+def test_include_augmented(execute, trained, tmp_path):
+    ds = trained.clone()
+    try:
+        src = ds.match_tags("train").limit(10)
+        copies = [fo.Sample(filepath=s.filepath, tags=["augmented"],
+                            ground_truth=fo.Classification(label=s.ground_truth.label))
+                  for s in src]
+        ds.add_samples(copies)
+        execute("train_lenet", dataset=ds, params=dict(run_key="aug", include_augmented=True,
+                                                       **FAST))
+        execute("train_lenet", dataset=ds, params=dict(run_key="noaug", **FAST))
+        models = list_models(ds)
+        assert models["aug"]["num_train"] == 250 and models["noaug"]["num_train"] == 240
+    finally:
+        ds.delete()
+
+
+def test_rename_list_delete(execute, trained):
+    execute("train_lenet", dataset=trained, params=dict(run_key="tmp", **FAST))
+    execute("rename_model", dataset=trained, params={"run_key": "tmp", "new_key": "tmp2"})
+    listed = execute("list_models", dataset=trained).result["models"]
+    assert "tmp2" in listed and "tmp" not in listed
+    ckpt = Path(listed["tmp2"]["checkpoint"])
+    execute("delete_model", dataset=trained, params={"run_key": "tmp2"})
+    assert "tmp2" not in list_models(trained) and ckpt.exists()  # file kept unless asked
+    execute("train_lenet", dataset=trained, params=dict(run_key="tmp3", **FAST))
+    ckpt = Path(list_models(trained)["tmp3"]["checkpoint"])
+    execute("delete_model", dataset=trained, params={"run_key": "tmp3", "delete_checkpoint": True})
+    assert not ckpt.exists()
+
+
+# ---- bad inputs: a clear error and nothing changed -------------------------------------
+
+@pytest.mark.parametrize("params, view_fn, message", [
+    ({"train_tag": "nope"}, None, "train split"),
+    ({"val_tag": "nope"}, None, "validation split"),
+    ({"label_field": "filepath"}, None, "label_field|does not hold Classification"),
+    ({"init_from": "ghost"}, None, "No model .*'ghost'"),
+    ({"run_key": "base"}, None, "exists"),
+    ({"device": "cuda"}, None, "no CUDA GPU"),
+    ({}, lambda ds: ds.match(F("ground_truth.label") != "3 - three")
+     .match_tags("train").concat(ds.match_tags("val")), "classes the train split lacks"),
+])
+def test_train_bad_inputs(execute, trained, unchanged, params, view_fn, message):
+    import torch
+
+    if params.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    view = view_fn(trained) if view_fn else trained
+    with unchanged(trained), pytest.raises(ExecutionError, match=message):
+        execute("train_lenet", view=view, params={"run_key": "bad", **FAST, **params})
+
+
+def test_train_unreadable_image(execute, trained, unchanged, tmp_path):
+    ds = trained.clone()
+    try:
+        bad = tmp_path / "broken.png"
+        bad.write_bytes(b"\x89PNG garbage")
+        ds.add_sample(fo.Sample(filepath=str(bad), tags=["train"],
+                                ground_truth=fo.Classification(label="1 - one")))
+        with unchanged(ds):
+            with pytest.raises(ExecutionError, match="Cannot read image"):
+                execute("train_lenet", dataset=ds, params=dict(run_key="x", **FAST))
+            with pytest.raises(ExecutionError, match="Cannot read image"):
+                execute("apply_lenet", dataset=ds, params={"run_key": "base"})
+    finally:
+        ds.delete()
+
+
+def test_checkpoint_problems(execute, trained, unchanged):
+    ds = trained.clone()
+    try:
+        # a model that knows only 5 classes
+        few = ds.match(F("ground_truth.label").is_in(sorted(ds.distinct("ground_truth.label"))[:5]))
+        execute("train_lenet", view=few, params=dict(run_key="five", **FAST))
+        execute("train_lenet", dataset=ds, params=dict(run_key="gone", **FAST))
+        Path(list_models(ds)["gone"]["checkpoint"]).unlink()
+        with unchanged(ds):
+            with pytest.raises(ExecutionError, match="same classes"):
+                execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="five",
+                                                               **FAST))
+            with pytest.raises(ExecutionError, match="does not know"):
+                execute("apply_lenet", dataset=ds, params={"run_key": "five"})
+            with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
+                execute("apply_lenet", dataset=ds, params={"run_key": "gone"})
+            with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
+                execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="gone",
+                                                               **FAST))
+            with pytest.raises(ExecutionError, match="No model .*'ghost'"):
+                execute("apply_lenet", dataset=ds, params={"run_key": "ghost"})
+    finally:
+        ds.delete()
+
+
+def test_apply_refuses_existing_field_without_overwrite(execute, trained, unchanged):
+    view = trained.match_tags("test").limit(50)
+    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                  "embeddings_field": "", "eval_key": "eval_o"})
+    assert not trained.has_field("lenet_embeddings")
+    with unchanged(trained), pytest.raises(ExecutionError, match="already exist"):
+        execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                      "embeddings_field": "",
+                                                      "eval_key": "eval_o"})
+    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
+                                                  "embeddings_field": "", "eval_key": "eval_o",
+                                                  "overwrite": True})
+    assert trained.count("pred_o") == 50
