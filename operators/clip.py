@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import fiftyone.operators as foo
-import fiftyone.operators.types as types
-
 from classlab import defaults
 from classlab.clip.templates import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS
 from classlab.errors import InputError
 from classlab.validation import classification_fields
+from fiftyone.operators import types
 
 from .common import config, invalid, label_field_choice, param, progress, target_count
 
@@ -53,16 +52,16 @@ def _model_inputs(inputs, ctx):
 
 
 def _model_params(ctx) -> dict:
-    return dict(
-        model_name=param(ctx, "model_name", MODEL_DEFAULTS["model_name"]),
-        pretrained=param(ctx, "pretrained", MODEL_DEFAULTS["pretrained"]) or None,
-        random_weights=bool(param(ctx, "random_weights", False)),
-        device=param(ctx, "device", "auto"),
-        precision=param(ctx, "precision", "fp32"),
-        batch_size=int(param(ctx, "batch_size", 64)),
-        num_workers=int(param(ctx, "num_workers", 2)),
-        on_error=param(ctx, "on_error", "skip"),
-    )
+    return {
+        "model_name": param(ctx, "model_name", MODEL_DEFAULTS["model_name"]),
+        "pretrained": param(ctx, "pretrained", MODEL_DEFAULTS["pretrained"]) or None,
+        "random_weights": bool(param(ctx, "random_weights", False)),
+        "device": param(ctx, "device", "auto"),
+        "precision": param(ctx, "precision", "fp32"),
+        "batch_size": int(param(ctx, "batch_size", 64)),
+        "num_workers": int(param(ctx, "num_workers", 2)),
+        "on_error": param(ctx, "on_error", "skip"),
+    }
 
 
 def _empty_notice(inputs, n):

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from classlab import records
 from fiftyone.operators.executor import ExecutionError
 from support.tiny_clip import register_tiny_clip
-
-from classlab import records
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +14,7 @@ def tiny():
 
 @pytest.fixture
 def model(tiny):
-    return dict(model_name=tiny, random_weights=True, device="cpu", batch_size=64, num_workers=2)
+    return {"model_name": tiny, "random_weights": True, "device": "cpu", "batch_size": 64, "num_workers": 2}
 
 
 def test_operators_are_listed():
@@ -88,16 +87,15 @@ def test_zero_shot_own_templates_classes_and_names(execute, mnist_small, model):
 
 def test_zero_shot_with_local_checkpoint(execute, mnist_small, tiny, tmp_path):
     import torch
-
     from classlab.clip import check_spec, load_clip
 
     base = load_clip(check_spec(tiny, None, random_weights=True), "cpu")
     path = tmp_path / "tiny-finetuned.pt"
     torch.save({k: v * 1.01 for k, v in base.model.state_dict().items()}, path)
-    res = execute("zero_shot_classify", view=mnist_small.limit(30), params=dict(
-        model_name=tiny, pretrained=str(path), device="cpu", evaluate=False,
-        embeddings_field="",
-    )).result
+    res = execute("zero_shot_classify", view=mnist_small.limit(30), params={
+        "model_name": tiny, "pretrained": str(path), "device": "cpu", "evaluate": False,
+        "embeddings_field": "",
+    }).result
     assert res["num_predicted"] == 30 and "tiny-finetuned.pt" in res["model"]
     assert records.get_record(mnist_small, "clip", "clip_zero_shot")["pretrained"] == str(path)
 
@@ -129,7 +127,6 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
     execute("compute_clip_embeddings", view=mnist_small.limit(10), params=model)
     other = tmp_path / "other.pt"
     import torch
-
     from classlab.clip import check_spec, load_clip
 
     torch.save(load_clip(check_spec(tiny, None, True), "cpu").model.state_dict(), other)
@@ -137,19 +134,19 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
     cases = [
         (emb, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
         (zs, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
-        (emb, mnist_small, dict(model_name="ViT-B-32", pretrained="laion9b"),
+        (emb, mnist_small, {"model_name": "ViT-B-32", "pretrained": "laion9b"},
          "Unknown pretrained tag 'laion9b'"),
-        (emb, mnist_small, dict(model_name="ViT-B-32", pretrained="laion2b_s34b_b79k",
-                                device="cpu", embeddings_field="vitb32"), "Could not download the weights of CLIP model "
-         "ViT-B-32 / laion2b_s34b_b79k"),
+        (emb, mnist_small, {"model_name": "ViT-B-32", "pretrained": "laion2b_s34b_b79k",
+                            "device": "cpu", "embeddings_field": "vitb32"},
+         "Could not download the weights of CLIP model ViT-B-32 / laion2b_s34b_b79k"),
         (zs, mnist_small, dict(model, classes=["0 - zero", "0 - zero", "1 - one"]), "distinct"),
         (zs, mnist_small, dict(model, classes=["0 - zero"]), "distinct"),
         (zs, mnist_small.match({"ground_truth.label": "3 - three"}), model, "at least two"),
         (zs, mnist_small, dict(model, templates=["a photo of a digit"]), "slot"),
         (zs, mnist_small, dict(model, prompt_names={"0 - zero": "1"}), "indistinguishable"),
-        (zs, mnist_small, dict(model_name=tiny, pretrained=str(other), device="cpu"),
+        (zs, mnist_small, {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
          "holds embeddings made by ClassLab-Tiny-ViT \\(random weights"),
-        (emb, mnist_small, dict(model_name=tiny, pretrained=str(other), device="cpu"),
+        (emb, mnist_small, {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
          "choose another embeddings field, or pass overwrite=True"),
         (emb, mnist_small.limit(0), model, "no samples"),
         (zs, mnist_small.limit(0), model, "no samples"),
@@ -163,22 +160,20 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
     for op, view, params, match in cases:
         if "CUDA" in match and _t.cuda.is_available():
             continue
-        with unchanged(mnist_small):
-            with pytest.raises(ExecutionError, match=match):
-                execute(op, view=view, params=params)
+        with unchanged(mnist_small), pytest.raises(ExecutionError, match=match):
+            execute(op, view=view, params=params)
 
 
 def test_overwrite_replaces_other_model(execute, mnist_small, model, tiny, tmp_path):
     import torch
-
     from classlab.clip import check_spec, load_clip
 
     execute("compute_clip_embeddings", view=mnist_small.limit(10), params=model)
     other = tmp_path / "other.pt"
     torch.save({k: v * 1.5 for k, v in
                 load_clip(check_spec(tiny, None, True), "cpu").model.state_dict().items()}, other)
-    res = execute("compute_clip_embeddings", view=mnist_small.limit(4), params=dict(
-        model_name=tiny, pretrained=str(other), device="cpu", overwrite=True)).result
+    res = execute("compute_clip_embeddings", view=mnist_small.limit(4), params={
+        "model_name": tiny, "pretrained": str(other), "device": "cpu", "overwrite": True}).result
     assert res["num_embedded"] == 4 and mnist_small.count("clip_embeddings") == 4
     rec = records.get_record(mnist_small, "clip", "clip_embeddings")
     assert rec["pretrained"] == str(other) and rec["random_weights"] is False

@@ -4,8 +4,6 @@ import time
 
 import numpy as np
 import pytest
-from support.tiny_clip import register_tiny_clip
-
 from classlab.clip import (
     ModelCache,
     build_text_classifier,
@@ -19,6 +17,7 @@ from classlab.clip import (
 from classlab.clip.images import encode_images, to_rgb
 from classlab.clip.zero_shot import resolve_prompt_names
 from classlab.errors import DataSourceError, DeviceError, InputError
+from support.tiny_clip import register_tiny_clip
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from classlab.clip.zero_shot import (
 )
 
 __all__ = [
+    "TEMPLATE_SETS",
     "ClipSpec",
     "LoadedClip",
     "ModelCache",
-    "TEMPLATE_SETS",
     "build_text_classifier",
     "check_spec",
     "compute_clip_embeddings",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from classlab import defaults, records
 from classlab.clip.images import encode_images
@@ -99,7 +99,7 @@ def raise_on_failures(filepaths: list[str], failures: dict[int, str]) -> None:
 def compute_clip_embeddings(
     view,
     model_name: str = "ViT-B-32",
-    pretrained: Optional[str] = "laion2b_s34b_b79k",
+    pretrained: str | None = "laion2b_s34b_b79k",
     random_weights: bool = False,
     embeddings_field: str = defaults.CLIP_EMBEDDINGS,
     batch_size: int = 64,
@@ -114,8 +114,8 @@ def compute_clip_embeddings(
     viz_key: str = defaults.CLIP_VIZ_KEY,
     compute_similarity: bool = False,
     sim_key: str = defaults.CLIP_SIM_KEY,
-    cache: Optional[ModelCache] = None,
-    progress: Optional[ProgressFn] = None,
+    cache: ModelCache | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Embeds the view's images with CLIP into ``embeddings_field`` (L2-normalised).
 
@@ -212,7 +212,7 @@ def _write_record(dataset, field: str, spec: ClipSpec, encoded) -> None:
         embed_dim=int(encoded.features.shape[1]) if encoded is not None and encoded.indices
         else record.get("embed_dim"),
         num_samples=dataset.count(field),
-        updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     records.set_record(dataset, KIND, field, record)
 

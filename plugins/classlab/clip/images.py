@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -109,7 +109,7 @@ def encode_images(
     filepaths: Sequence[str],
     batch_size: int = 64,
     num_workers: int = 2,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> EncodeResult:
     """Encodes image files with ``loaded`` (a :class:`~classlab.clip.models.LoadedClip`).
 

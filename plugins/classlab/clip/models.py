@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from classlab import config
 from classlab.errors import DataSourceError, InputError, MissingDependencyError
@@ -49,7 +49,7 @@ class ClipSpec:
     """
 
     model_name: str = "ViT-B-32"
-    pretrained: Optional[str] = "laion2b_s34b_b79k"
+    pretrained: str | None = "laion2b_s34b_b79k"
     random_weights: bool = False
     precision: str = "fp32"
 
@@ -57,7 +57,7 @@ class ClipSpec:
         """The keys a ``clip`` run record stores about the model."""
         return asdict(self)
 
-    def same_weights(self, record: Optional[dict]) -> bool:
+    def same_weights(self, record: dict | None) -> bool:
         """Whether ``record`` (a ``clip`` run record) was made by these weights."""
         if not record:
             return False
@@ -74,7 +74,7 @@ class ClipSpec:
 
 def check_spec(
     model_name: str = "ViT-B-32",
-    pretrained: Optional[str] = "laion2b_s34b_b79k",
+    pretrained: str | None = "laion2b_s34b_b79k",
     random_weights: bool = False,
     precision: str = "fp32",
 ) -> ClipSpec:

@@ -15,7 +15,7 @@ class's prompt name. Sets:
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from classlab.errors import InputError
 
@@ -72,8 +72,8 @@ def check_template(template: str) -> str:
 
 
 def resolve_templates(
-    template_set: Optional[str] = DEFAULT_TEMPLATE_SET,
-    templates: Optional[Sequence[str]] = None,
+    template_set: str | None = DEFAULT_TEMPLATE_SET,
+    templates: Sequence[str] | None = None,
 ) -> list[str]:
     """The templates to use: ``templates`` when given, else the named set.
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def derive_prompt_name(label: str, style: str = "first") -> str:
     return {"first": first, "last": last, "both": f"{first} ({last})"}[style]
 
 
-def resolve_classes(view, gt_field: str, classes: Optional[Sequence[str]] = None) -> list[str]:
+def resolve_classes(view, gt_field: str, classes: Sequence[str] | None = None) -> list[str]:
     """The class list: ``classes`` as given, else the distinct labels of ``gt_field``.
 
     Raises:
@@ -92,7 +93,7 @@ def resolve_classes(view, gt_field: str, classes: Optional[Sequence[str]] = None
 
 def resolve_prompt_names(
     classes: Sequence[str],
-    prompt_names: Optional[Mapping[str, str]] = None,
+    prompt_names: Mapping[str, str] | None = None,
     prompt_style: str = "first",
 ) -> list[str]:
     """The prompt name of each class: ``prompt_names[c]`` where given, else derived.
@@ -193,16 +194,16 @@ def _image_features(view, spec, embeddings_field, cache, device, loader_opts, re
 def zero_shot_classify(
     view,
     model_name: str = "ViT-B-32",
-    pretrained: Optional[str] = "laion2b_s34b_b79k",
+    pretrained: str | None = "laion2b_s34b_b79k",
     random_weights: bool = False,
     label_field: str = defaults.CLIP_ZERO_SHOT,
     gt_field: str = defaults.GROUND_TRUTH,
-    classes: Optional[Sequence[str]] = None,
-    prompt_names: Optional[Mapping[str, str]] = None,
+    classes: Sequence[str] | None = None,
+    prompt_names: Mapping[str, str] | None = None,
     prompt_style: str = "first",
     template_set: str = DEFAULT_TEMPLATE_SET,
-    templates: Optional[Sequence[str]] = None,
-    embeddings_field: Optional[str] = defaults.CLIP_EMBEDDINGS,
+    templates: Sequence[str] | None = None,
+    embeddings_field: str | None = defaults.CLIP_EMBEDDINGS,
     batch_size: int = 64,
     num_workers: int = 2,
     device: str = "auto",
@@ -210,8 +211,8 @@ def zero_shot_classify(
     on_error: str = "skip",
     evaluate: bool = True,
     eval_key: str = defaults.EVAL_CLIP,
-    cache: Optional[ModelCache] = None,
-    progress: Optional[ProgressFn] = None,
+    cache: ModelCache | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Labels the view's images by CLIP zero-shot into ``label_field``.
 
@@ -249,7 +250,7 @@ def zero_shot_classify(
     report(0.0, f"loading {spec.describe()}", force=True)
     loaded = cache.get(spec, device)
     classifier = build_text_classifier(loaded, names, tmpl)
-    opts = dict(batch_size=batch_size, num_workers=num_workers, on_error=on_error)
+    opts = {"batch_size": batch_size, "num_workers": num_workers, "on_error": on_error}
     ids, feats, failures, paths, reused = _image_features(
         view, spec, embeddings_field, cache, device, opts, report.stage(0.05, 0.85)
     )
@@ -312,6 +313,6 @@ def _write_record(dataset, spec: ClipSpec, result: dict, template_set, embedding
         template_set=template_set,
         embeddings_field=embeddings_field,
         eval_key=result.get("eval_key"),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     records.set_record(dataset, KIND, result["label_field"], record)
