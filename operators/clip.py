@@ -166,8 +166,12 @@ class ZeroShotClassify(foo.Operator):
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
         _model_inputs(inputs, ctx)
         inputs.str("label_field", default=defaults.CLIP_ZERO_SHOT, label="Prediction field")
-        label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH,
-                           "Ground truth", "Classes default to its distinct labels")
+        if fields:
+            label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH,
+                               "Ground truth", "Classes default to its distinct labels")
+        else:  # unlabelled data: give the classes and untick Evaluate
+            inputs.str("gt_field", default=defaults.GROUND_TRUTH, label="Ground truth",
+                       description="No Classification field here: list the classes below")
         if not isinstance(ctx.params.get("classes"), str):
             inputs.list("classes", types.String(), label="Classes",
                         description="Empty: the distinct labels of the ground truth")

@@ -195,3 +195,13 @@ def test_delegated_execution(execute, mnist_small, model):
     assert done.result.result["num_embedded"] == 30
     assert done.status is None or done.status.progress == 1.0
     assert mnist_small.count("clip_embeddings") == 30
+
+
+def test_zero_shot_on_unlabelled_data(execute, mnist_small, model, dataset_name):
+    import fiftyone as fo
+
+    ds = fo.Dataset(dataset_name)
+    ds.add_samples([fo.Sample(filepath=p) for p in mnist_small.limit(12).values("filepath")])
+    res = execute("zero_shot_classify", dataset=ds, params=dict(
+        model, classes=["cat", "dog"], evaluate=False)).result
+    assert res["num_predicted"] == 12 and set(ds.distinct("clip_zero_shot.label")) <= {"cat", "dog"}
