@@ -1,5 +1,6 @@
 """ClassLab plugin entry point: registers the operators and panels, nothing else."""
 
+from .operators.clip import ComputeClipEmbeddings, ZeroShotClassify
 from .operators.data import LoadMnist, SplitDataset
 from .operators.lenet import (
     ApplyLenet,
@@ -16,3 +17,5 @@ def register(p):
     p.register(SplitDataset)
     for op in (TrainLenet, ApplyLenet, EvaluatePredictions, ListModels, RenameModel, DeleteModel):
         p.register(op)
+    p.register(ComputeClipEmbeddings)
+    p.register(ZeroShotClassify)
