@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from classlab.defaults import MNIST_CLASSES
 
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from classlab import records
 from classlab.curation import augment, presets
 from classlab.errors import DataSourceError, InputError, RunExistsError, RunNotFoundError
@@ -19,7 +18,11 @@ def test_presets_are_data():
     import albumentations as A
 
     assert presets.list_presets()["tutorial"] == [
-        "Affine", "ElasticTransform", "Perspective", "GridDistortion"]
+        "Affine",
+        "ElasticTransform",
+        "Perspective",
+        "GridDistortion",
+    ]
     assert {"tutorial", "mild", "strong"} <= set(presets.PRESETS)
     for name in presets.PRESETS:
         assert isinstance(presets.build_pipeline(name, seed=1), A.Compose)
@@ -30,19 +33,22 @@ def test_augment_and_undo(mnist_small):
     before = _hashes(mnist_small)
     n0 = len(mnist_small)
     seen = []
-    res = augment.augment_samples(src, run_key="r1", num_copies=3, seed=7,
-                                  progress=lambda f, lab: seen.append(f))
+    res = augment.augment_samples(
+        src, run_key="r1", num_copies=3, seed=7, progress=lambda f, lab: seen.append(f)
+    )
     assert res["num_samples"] == 30 and res["num_sources"] == 10 and seen[-1] == 1.0
     assert len(mnist_small) == n0 + 30
     new = augment.run_samples(mnist_small, "r1")
     assert new.count_sample_tags() == {"augmented": 30, "train": 30}
     src_labels = dict(zip(*src.values(["id", "ground_truth.label"])))
-    for sid, label, aug, path in zip(*new.values(
-            ["source_id", "ground_truth.label", "augmentation", "filepath"])):
+    for sid, label, aug, path in zip(
+        *new.values(["source_id", "ground_truth.label", "augmentation", "filepath"])
+    ):
         assert src_labels[sid] == label
         assert aug["run_key"] == "r1" and aug["recipe"] == "tutorial"
         assert path.startswith(res["dir"]) and path.endswith(".png")
     import cv2
+
     img = cv2.imread(new.first().filepath, cv2.IMREAD_UNCHANGED)
     assert img.shape == (28, 28) and img.dtype == np.uint8
     rec = records.get_record(mnist_small, "augmentations", "r1")
@@ -66,6 +72,7 @@ def test_seeded_reproducible_and_preview_matches(mnist_small):
     assert len(mnist_small) == 600  # a preview commits nothing
     res = augment.augment_samples(src, "a", preset="strong", num_copies=2, seed=3)
     import cv2
+
     for e in pv:
         for k, img in enumerate(e["images"]):
             path = Path(res["dir"]) / f"{e['source_id']}_{k}.png"
@@ -89,7 +96,9 @@ def test_user_json_pipeline(mnist_small):
     import albumentations as A
 
     pipe = A.Compose([A.Rotate(limit=(10, 10), p=1.0)])
-    res = augment.augment_samples(mnist_small.limit(2), "j", pipeline_json=json.dumps(A.to_dict(pipe)))
+    res = augment.augment_samples(
+        mnist_small.limit(2), "j", pipeline_json=json.dumps(A.to_dict(pipe))
+    )
     assert res["num_samples"] == 2
     rec = records.get_record(mnist_small, "augmentations", "j")
     assert rec["preset"] is None
@@ -106,8 +115,13 @@ def test_bad_inputs(mnist_small, unchanged, tmp_path):
         with pytest.raises(InputError, match="not valid JSON"):
             augment.augment_samples(src, "x", pipeline_json="{not json")
         with pytest.raises(InputError, match="albumentations cannot build"):
-            augment.augment_samples(src, "x", pipeline_json=json.dumps(
-                {"transform": {"__class_fullname__": "NoSuchTransform", "p": 1.0}}))
+            augment.augment_samples(
+                src,
+                "x",
+                pipeline_json=json.dumps(
+                    {"transform": {"__class_fullname__": "NoSuchTransform", "p": 1.0}}
+                ),
+            )
         with pytest.raises(InputError, match="no transform"):
             augment.augment_samples(src, "x", pipeline_json='{"foo": 1}')
         for n in (0, -2):

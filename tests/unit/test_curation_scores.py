@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-from support.curation import add_embeddings, add_predictions
-
+from classlab import records
 from classlab.curation import scores
 from classlab.errors import EmptyViewError, FieldError, InputError
-from classlab import records
+from support.curation import add_embeddings, add_predictions
 
 
 def test_all_four_scores_in_one_call(mnist_small):
@@ -34,10 +33,20 @@ def test_all_four_scores_in_one_call(mnist_small):
     p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     assert s.lenet_hardness == pytest.approx(float(-(p * np.log(p)).sum()), rel=1e-5)
     # wrong predictions are more "mistaken" on average than right ones
-    right_m = [m for m, a, b in zip(*mnist_small.values(
-        ["lenet_mistakenness", "lenet.label", "ground_truth.label"])) if a == b]
-    wrong_m = [m for m, a, b in zip(*mnist_small.values(
-        ["lenet_mistakenness", "lenet.label", "ground_truth.label"])) if a != b]
+    right_m = [
+        m
+        for m, a, b in zip(
+            *mnist_small.values(["lenet_mistakenness", "lenet.label", "ground_truth.label"])
+        )
+        if a == b
+    ]
+    wrong_m = [
+        m
+        for m, a, b in zip(
+            *mnist_small.values(["lenet_mistakenness", "lenet.label", "ground_truth.label"])
+        )
+        if a != b
+    ]
     assert np.mean(wrong_m) > np.mean(right_m)
     assert seen and seen[-1] == 1.0
     rec = records.get_record(mnist_small, "scores", "lenet_hardness")
@@ -47,8 +56,9 @@ def test_all_four_scores_in_one_call(mnist_small):
 def test_scores_rerun_and_subset(mnist_small):
     add_predictions(mnist_small, "clip_zero_shot", seed=3)
     train = mnist_small.match_tags("train")
-    assert scores.compute_sample_scores(train, ["hardness"], pred_field="clip_zero_shot",
-                                        embeddings_field=None) == {"hardness": "clip_zero_shot_hardness"}
+    assert scores.compute_sample_scores(
+        train, ["hardness"], pred_field="clip_zero_shot", embeddings_field=None
+    ) == {"hardness": "clip_zero_shot_hardness"}
     assert scores.compute_hardness(train, "clip_zero_shot") == "clip_zero_shot_hardness"
     assert mnist_small.match_tags("test").exists("clip_zero_shot_hardness").count() == 0
     assert train.exists("clip_zero_shot_hardness").count() == 300

@@ -2,10 +2,9 @@ import math
 
 import numpy as np
 import pytest
-from support.curation import add_predictions
-
 from classlab.curation.tagging import Criteria, count_selection, select_samples, tag_samples
 from classlab.errors import EmptyViewError, FieldError, InputError
+from support.curation import add_predictions
 
 
 @pytest.fixture
@@ -14,8 +13,12 @@ def scored(mnist_small):
     add_predictions(mnist_small, "lenet", seed=1)
     n = len(mnist_small)
     rng = np.random.default_rng(5)
-    for field in ("clip_embeddings_uniqueness", "clip_embeddings_representativeness",
-                  "lenet_hardness", "lenet_mistakenness"):
+    for field in (
+        "clip_embeddings_uniqueness",
+        "clip_embeddings_representativeness",
+        "lenet_hardness",
+        "lenet_mistakenness",
+    ):
         mnist_small.set_values(field, rng.random(n).tolist())
     return mnist_small
 
@@ -28,8 +31,9 @@ def _ids_by(view, field, k, highest=True):
 
 def test_each_criterion(scored):
     train = scored.match_tags("train")
-    wrong = {i for i, a, b in zip(*train.values(["id", "lenet.label", "ground_truth.label"]))
-             if a != b}
+    wrong = {
+        i for i, a, b in zip(*train.values(["id", "lenet.label", "ground_truth.label"])) if a != b
+    }
     assert 0 < len(wrong) < 300
     sel = select_samples(scored, Criteria(misclassified=True, split="train"))
     assert set(sel["ids"]) == wrong and sel["counts"] == {"misclassified": len(wrong)}
@@ -46,11 +50,19 @@ def test_each_criterion(scored):
 
 
 def test_tutorial_selection_is_a_union(scored):
-    c = dict(misclassified=True, unique_top=0.01, representative_top=0.01,
-             low_confidence_bottom=0.01, split="train")
+    c = dict(
+        misclassified=True,
+        unique_top=0.01,
+        representative_top=0.01,
+        low_confidence_bottom=0.01,
+        split="train",
+    )
     sel = select_samples(scored, Criteria(**c))
-    parts = [set(select_samples(scored, Criteria(split="train", **{k: v}))["ids"])
-             for k, v in c.items() if k != "split"]
+    parts = [
+        set(select_samples(scored, Criteria(split="train", **{k: v}))["ids"])
+        for k, v in c.items()
+        if k != "split"
+    ]
     assert set(sel["ids"]) == set().union(*parts)
     assert count_selection(scored, Criteria(**c)) == sel["total"]
     assert set(scored.select(sel["ids"]).distinct("tags")) >= {"train"}

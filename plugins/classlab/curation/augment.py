@@ -193,28 +193,37 @@ def augment_samples(
             **{
                 label_field: fo.Classification(label=labels[i]),
                 defaults.SOURCE_ID_FIELD: ids[i],
-                defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe_name,
-                                              "copy": k},
+                defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe_name, "copy": k},
             },
         )
         for i, k, name in names
     ]
     dataset.add_samples(samples, progress=False)
-    records.set_record(dataset, RECORD_KIND, run_key, {
-        **recipe,
-        "seed": int(seed),
-        "num_copies": num_copies,
-        "num_sources": len(ids),
-        "num_samples": len(samples),
-        "label_field": label_field,
-        "tags": tags,
-        "dir": str(final),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    records.set_record(
+        dataset,
+        RECORD_KIND,
+        run_key,
+        {
+            **recipe,
+            "seed": int(seed),
+            "num_copies": num_copies,
+            "num_sources": len(ids),
+            "num_samples": len(samples),
+            "label_field": label_field,
+            "tags": tags,
+            "dir": str(final),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
     p(1.0, f"added {len(samples)} augmented samples", force=True)
     logger.info("augmentation run %r: %d samples from %d sources", run_key, len(samples), len(ids))
-    return {"run_key": run_key, "num_sources": len(ids), "num_samples": len(samples),
-            "dir": str(final), "replaced": replaced}
+    return {
+        "run_key": run_key,
+        "num_sources": len(ids),
+        "num_samples": len(samples),
+        "dir": str(final),
+        "replaced": replaced,
+    }
 
 
 def _remove_run(dataset, run_key: str) -> int:
@@ -280,8 +289,10 @@ def preview_augmentations(
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise DataSourceError(f"{len(missing)} source image(s) are missing: {missing[0]} ...")
-    out = [{"source_id": i, "filepath": p, "images": [], "paths": [], "data_uris": []}
-           for i, p in zip(ids, paths)]
+    out = [
+        {"source_id": i, "filepath": p, "images": [], "paths": [], "data_uris": []}
+        for i, p in zip(ids, paths)
+    ]
     folder = config.media_dir(view._dataset.name, "augmentations", ".preview")
     if write:
         shutil.rmtree(folder, ignore_errors=True)

@@ -19,26 +19,52 @@ from classlab.errors import InputError, MissingDependencyError
 # GridDistortion, with strengths that suit 28x28 digits (the digit stays legible).
 PRESETS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "tutorial": [
-        ("Affine", dict(scale=(0.9, 1.1), translate_percent=(-0.1, 0.1), rotate=(-15, 15),
-                        shear=(-10, 10), p=0.7)),
+        (
+            "Affine",
+            dict(
+                scale=(0.9, 1.1),
+                translate_percent=(-0.1, 0.1),
+                rotate=(-15, 15),
+                shear=(-10, 10),
+                p=0.7,
+            ),
+        ),
         ("ElasticTransform", dict(alpha=30.0, sigma=5.0, p=0.5)),
         ("Perspective", dict(scale=(0.05, 0.1), p=0.5)),
         ("GridDistortion", dict(num_steps=5, distort_limit=0.3, p=0.5)),
     ],
     "mild": [
-        ("Affine", dict(scale=(0.95, 1.05), translate_percent=(-0.05, 0.05), rotate=(-8, 8),
-                        p=1.0)),
+        (
+            "Affine",
+            dict(scale=(0.95, 1.05), translate_percent=(-0.05, 0.05), rotate=(-8, 8), p=1.0),
+        ),
         ("RandomBrightnessContrast", dict(brightness_limit=0.1, contrast_limit=0.1, p=0.3)),
     ],
     "strong": [
-        ("Affine", dict(scale=(0.8, 1.2), translate_percent=(-0.15, 0.15), rotate=(-25, 25),
-                        shear=(-15, 15), p=1.0)),
+        (
+            "Affine",
+            dict(
+                scale=(0.8, 1.2),
+                translate_percent=(-0.15, 0.15),
+                rotate=(-25, 25),
+                shear=(-15, 15),
+                p=1.0,
+            ),
+        ),
         ("ElasticTransform", dict(alpha=40.0, sigma=4.0, p=0.8)),
         ("Perspective", dict(scale=(0.08, 0.15), p=0.7)),
         ("GridDistortion", dict(num_steps=5, distort_limit=0.4, p=0.7)),
         ("GaussNoise", dict(std_range=(0.05, 0.15), p=0.5)),
-        ("CoarseDropout", dict(num_holes_range=(1, 2), hole_height_range=(0.1, 0.2),
-                               hole_width_range=(0.1, 0.2), fill=0, p=0.3)),
+        (
+            "CoarseDropout",
+            dict(
+                num_holes_range=(1, 2),
+                hole_height_range=(0.1, 0.2),
+                hole_width_range=(0.1, 0.2),
+                fill=0,
+                p=0.3,
+            ),
+        ),
     ],
 }
 

@@ -26,8 +26,13 @@ from classlab.validation import require_classification_field, require_fraction, 
 
 logger = logging.getLogger("classlab")
 
-QUANTILES = ("mistakenness_top", "hardness_top", "low_confidence_bottom", "unique_top",
-             "representative_top")
+QUANTILES = (
+    "mistakenness_top",
+    "hardness_top",
+    "low_confidence_bottom",
+    "unique_top",
+    "representative_top",
+)
 THRESHOLDS = ("mistakenness_above", "hardness_above")
 
 
