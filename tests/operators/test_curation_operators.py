@@ -153,3 +153,22 @@ def test_bad_inputs_through_operators(execute, mnist_small, unchanged):
             execute("augment_samples", dataset=mnist_small, params=dict(num_copies=0))
         with pytest.raises(ExecutionError, match="no augmentation runs"):
             execute("delete_augmentations", dataset=mnist_small, params=dict(run_key="zzz"))
+
+
+def test_tagging_sets_the_app_view(mnist_small):
+    """Run in the App (an executor present, not delegated): the view becomes the tagged samples."""
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    add_predictions(mnist_small, "lenet", seed=4)
+    executor = Executor()
+    ctx = ExecutionContext(
+        request_params={"dataset_name": mnist_small.name, "params": {"misclassified": True}},
+        executor=executor,
+    )
+    op = foo.get_operator("@classlab/classlab/tag_samples_to_fix")
+    result = op.execute(ctx)
+    assert result["tagged"] == mnist_small.count_sample_tags()["to_augment"]
+    names = [r.operator_uri for r in executor._requests]
+    assert "set_view" in " ".join(names)
+    params = executor._requests[names.index(next(n for n in names if "set_view" in n))].params
+    assert "to_augment" in json.dumps(params)
