@@ -199,6 +199,9 @@ def augment_samples(
         for i, k, name in names
     ]
     dataset.add_samples(samples, progress=False)
+    num_samples = len(samples)
+    # drop the Sample objects: records reload the dataset, which would reload each one
+    del samples
     records.set_record(
         dataset,
         RECORD_KIND,
@@ -208,19 +211,19 @@ def augment_samples(
             "seed": int(seed),
             "num_copies": num_copies,
             "num_sources": len(ids),
-            "num_samples": len(samples),
+            "num_samples": num_samples,
             "label_field": label_field,
             "tags": tags,
             "dir": str(final),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     )
-    p(1.0, f"added {len(samples)} augmented samples", force=True)
-    logger.info("augmentation run %r: %d samples from %d sources", run_key, len(samples), len(ids))
+    p(1.0, f"added {num_samples} augmented samples", force=True)
+    logger.info("augmentation run %r: %d samples from %d sources", run_key, num_samples, len(ids))
     return {
         "run_key": run_key,
         "num_sources": len(ids),
-        "num_samples": len(samples),
+        "num_samples": num_samples,
         "dir": str(final),
         "replaced": replaced,
     }
