@@ -21,7 +21,6 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 def baseline(view, copies: int, seed: int, folder) -> int:
     import cv2
     import fiftyone as fo
-
     from classlab.curation.presets import build_pipeline
 
     pipe = build_pipeline("tutorial", seed=seed)
@@ -53,7 +52,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import fiftyone as fo
-
     from classlab import config
     from classlab.curation.augment import augment_samples
     from classlab.mnist import load_mnist
