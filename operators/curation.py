@@ -42,6 +42,13 @@ def _dropdown(inputs, name, choices, default, label, description=""):
     )
 
 
+def _pred_fields(fields: list[str]) -> list[str]:
+    """Classification fields with the ground truth last (never the default prediction)."""
+    return [f for f in fields if f != defaults.GROUND_TRUTH] + [
+        f for f in fields if f == defaults.GROUND_TRUTH
+    ]
+
+
 def _field_or_default(ctx, name, default):
     value = param(ctx, name, default)
     return value or None
@@ -74,7 +81,7 @@ class ComputeSampleScores(foo.Operator):
         _dropdown(
             inputs,
             "pred_field",
-            cls_fields,
+            _pred_fields(cls_fields),
             defaults.LENET_FIELD,
             "Prediction field",
             "For hardness (needs logits) and mistakenness",
@@ -128,7 +135,9 @@ def _criteria_inputs(inputs, ctx):
     ds = ctx.dataset
     cls_fields = classification_fields(ds) if ds is not None else []
     tags = sorted(ds.distinct("tags")) if ds is not None else []
-    _dropdown(inputs, "pred_field", cls_fields, defaults.LENET_FIELD, "Prediction field")
+    _dropdown(
+        inputs, "pred_field", _pred_fields(cls_fields), defaults.LENET_FIELD, "Prediction field"
+    )
     _dropdown(inputs, "gt_field", cls_fields, defaults.GROUND_TRUTH, "Ground truth field")
     _dropdown(
         inputs,
