@@ -1,6 +1,12 @@
 """ClassLab plugin entry point: registers the operators and panels, nothing else."""
 
 from .operators.clip import ComputeClipEmbeddings, ZeroShotClassify
+from .operators.curation import (
+    AugmentSamples,
+    ComputeSampleScores,
+    DeleteAugmentations,
+    TagSamplesToFix,
+)
 from .operators.data import LoadMnist, SplitDataset
 from .operators.lenet import (
     ApplyLenet,
@@ -19,3 +25,7 @@ def register(p):
         p.register(op)
     p.register(ComputeClipEmbeddings)
     p.register(ZeroShotClassify)
+    p.register(ComputeSampleScores)
+    p.register(TagSamplesToFix)
+    p.register(AugmentSamples)
+    p.register(DeleteAugmentations)

@@ -43,3 +43,10 @@ MNIST_CLASSES = [
 
 SPLIT_SEED = 51
 SPLIT_FRACTIONS = {TRAIN_TAG: 0.9, VAL_TAG: 0.1}
+
+# Curation (scores, tagging, augmentation)
+SCORES = ("hardness", "mistakenness", "uniqueness", "representativeness")
+AUGMENT_RUN_KEY = "augment_v1"
+AUGMENT_PRESET = "tutorial"
+AUGMENT_COPIES = 1
+AUGMENT_SEED = 51

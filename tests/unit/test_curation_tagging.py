@@ -1,0 +1,98 @@
+import math
+
+import numpy as np
+import pytest
+from classlab.curation.tagging import Criteria, count_selection, select_samples, tag_samples
+from classlab.errors import EmptyViewError, FieldError, InputError
+from support.curation import add_predictions
+
+
+@pytest.fixture
+def scored(mnist_small):
+    """Predictions plus hand-made score fields (values known, so selections are exact)."""
+    add_predictions(mnist_small, "lenet", seed=1)
+    n = len(mnist_small)
+    rng = np.random.default_rng(5)
+    for field in (
+        "clip_embeddings_uniqueness",
+        "clip_embeddings_representativeness",
+        "lenet_hardness",
+        "lenet_mistakenness",
+    ):
+        mnist_small.set_values(field, rng.random(n).tolist())
+    return mnist_small
+
+
+def _ids_by(view, field, k, highest=True):
+    ids, vals = view.values(["id", field])
+    order = np.argsort(-np.asarray(vals) if highest else np.asarray(vals), kind="stable")
+    return {ids[j] for j in order[:k]}
+
+
+def test_each_criterion(scored):
+    train = scored.match_tags("train")
+    wrong = {
+        i for i, a, b in zip(*train.values(["id", "lenet.label", "ground_truth.label"])) if a != b
+    }
+    assert 0 < len(wrong) < 300
+    sel = select_samples(scored, Criteria(misclassified=True, split="train"))
+    assert set(sel["ids"]) == wrong and sel["counts"] == {"misclassified": len(wrong)}
+    top = select_samples(scored, Criteria(unique_top=0.1, split="train"))
+    assert set(top["ids"]) == _ids_by(train, "clip_embeddings_uniqueness", 30)
+    above = select_samples(scored, Criteria(hardness_above=0.9))
+    assert 0 < above["total"] == sum(v > 0.9 for v in scored.values("lenet_hardness"))
+    low = select_samples(scored, Criteria(low_confidence_bottom=0.05, split="train"))
+    ids, conf, a, b = train.values(["id", "lenet.confidence", "lenet.label", "ground_truth.label"])
+    correct = [(c, i) for i, c, x, y in zip(ids, conf, a, b) if x == y]
+    k = math.ceil(0.05 * len(correct))
+    assert set(low["ids"]) == {i for _, i in sorted(correct)[:k]}
+    assert not set(low["ids"]) & wrong
+
+
+def test_tutorial_selection_is_a_union(scored):
+    c = dict(
+        misclassified=True,
+        unique_top=0.01,
+        representative_top=0.01,
+        low_confidence_bottom=0.01,
+        split="train",
+    )
+    sel = select_samples(scored, Criteria(**c))
+    parts = [
+        set(select_samples(scored, Criteria(split="train", **{k: v}))["ids"])
+        for k, v in c.items()
+        if k != "split"
+    ]
+    assert set(sel["ids"]) == set().union(*parts)
+    assert count_selection(scored, Criteria(**c)) == sel["total"]
+    assert set(scored.select(sel["ids"]).distinct("tags")) >= {"train"}
+    assert "test" not in scored.select(sel["ids"]).distinct("tags")
+
+
+def test_tag_and_untag(scored):
+    res = tag_samples(scored, Criteria(mistakenness_top=0.1), tag="fixme")
+    assert res["tagged"] == 60 and scored.count_sample_tags()["fixme"] == 60
+    assert set(scored.match_tags("fixme").values("id")) == _ids_by(scored, "lenet_mistakenness", 60)
+    part = tag_samples(scored, Criteria(mistakenness_top=0.05), tag="fixme", untag=True)
+    assert part["untagged"] == 30 and scored.count_sample_tags()["fixme"] == 30
+    tag_samples(scored, None, tag="fixme", untag=True)
+    assert "fixme" not in scored.count_sample_tags()
+
+
+def test_bad_criteria(scored, unchanged):
+    with unchanged(scored):
+        for bad in (0, 1, 1.5, -0.1):
+            with pytest.raises(InputError, match=r"unique_top must be in \(0, 1\)"):
+                tag_samples(scored, Criteria(unique_top=bad))
+        with pytest.raises(InputError, match="at least one criterion"):
+            tag_samples(scored, Criteria())
+        with pytest.raises(EmptyViewError, match="No sample matches"):
+            tag_samples(scored, Criteria(hardness_above=5.0))
+        with pytest.raises(EmptyViewError, match="split tag 'nosuch'"):
+            tag_samples(scored, Criteria(misclassified=True, split="nosuch"))
+        with pytest.raises(FieldError, match="compute_sample_scores"):
+            tag_samples(scored, Criteria(unique_top=0.1, embeddings_field="lenet_embeddings"))
+        with pytest.raises(EmptyViewError, match="nothing to untag"):
+            tag_samples(scored, None, untag=True)
+        with pytest.raises(InputError, match="non-empty"):
+            tag_samples(scored, Criteria(misclassified=True), tag=" ")
