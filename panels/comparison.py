@@ -95,16 +95,21 @@ class ModelComparisonPanel(foo.Panel):
         )
         gone = [f for f in (state.fields or []) if f not in state.available]
         fields = [f for f in (state.fields or []) if f in state.available] or None
-        result = compare.compare_models(ds, fields, gt, (state.pickers or {}).get("baseline"))
+        picks = state.pickers or {}
+        result = compare.compare_models(
+            ds,
+            fields,
+            gt,
+            picks.get("baseline"),
+            agreement_pair=(picks.get("agree_a"), picks.get("agree_b")),
+        )
         result["notes"][:0] = [
             f"{f!r} was deleted or lost its evaluation: left out of the comparison." for f in gone
         ]
         fields = result["fields"]
-        picks = state.pickers or {}
         cm_model = picks.get("cm_model") if picks.get("cm_model") in fields else fields[0]
-        a = picks.get("agree_a") if picks.get("agree_a") in fields else fields[0]
-        b = picks.get("agree_b")
-        b = b if b in fields and b != a else next((f for f in fields if f != a), None)
+        agr = result["agreement"]
+        a, b = (agr["a"], agr["b"]) if agr else (fields[0], None)
         state.set(
             {
                 "fields": fields,
@@ -128,11 +133,7 @@ class ModelComparisonPanel(foo.Panel):
                 "per_class": compare_plots.table_rows(result["per_class"]),
             }
         )
-        if b is not None:
-            agr = compare.agreement(ds, a, b, gt)
-            state.agreement = agr["counts"]
-        else:
-            state.agreement = None
+        state.agreement = agr["counts"] if agr else None
         ctx.panel.data.set(
             {
                 "f1_plot": compare_plots.f1_bars(result),

@@ -153,7 +153,7 @@ def load_predictions(view, fields: Sequence[str], gt_field: str) -> dict[str, An
     logits = {}
     for f in fields:
         if view.exists(f"{f}.logits").limit(1).count():
-            logits[f] = _logit_matrix(view.values(f"{f}.logits"))[keep]
+            logits[f] = _logit_matrix(view.values(f"{f}.logits", _raw=True))[keep]
     return {
         "ids": ids[keep],
         "gt": gt[keep],
@@ -167,12 +167,47 @@ def load_predictions(view, fields: Sequence[str], gt_field: str) -> dict[str, An
 
 
 def _logit_matrix(values: list) -> np.ndarray:
-    width = max((len(v) for v in values if v is not None), default=0)
-    out = np.full((len(values), width), np.nan)
-    rows = [i for i, v in enumerate(values) if v is not None and len(v) == width]
+    """An ``n x K`` float matrix (NaN rows where a sample has no logits) from raw
+    database values: FiftyOne stores vectors as zlib-compressed ``np.save`` bytes.
+    Decoding them with one ``np.load`` each takes minutes on 70,000 samples; here
+    every blob is decompressed and the shared ``.npy`` header is parsed once."""
+    vals = [_unpack(v) for v in values]
+    arrays = [v for v in vals if isinstance(v, np.ndarray)]
+    width = max((len(v) for v in arrays), default=0)
+    out = np.full((len(vals), width), np.nan)
+    rows = [i for i, v in enumerate(vals) if v is not None and len(v) == width]
     if rows:
-        out[rows] = np.asarray([values[i] for i in rows], dtype=float)
+        out[rows] = np.stack([vals[i] for i in rows]).astype(float)
     return out
+
+
+def _unpack(value):
+    """One stored vector as a 1-D array (or None)."""
+    import io
+    import zlib
+
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value, dtype=float).ravel()
+    buf = zlib.decompress(bytes(value))
+    header = _NPY_HEADERS.get(buf[:128])
+    if header is None:
+        f = io.BytesIO(buf)
+        major, _ = np.lib.format.read_magic(f)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
+        _shape, _fortran, dtype = read(f)
+        header = (f.tell(), dtype)
+        _NPY_HEADERS[buf[:128]] = header
+    offset, dtype = header
+    return np.frombuffer(buf, dtype=dtype, offset=offset).ravel()
+
+
+_NPY_HEADERS: dict[bytes, tuple] = {}
 
 
 # ---------------------------------------------------------------- comparison
@@ -226,6 +261,7 @@ def compare_models(
     gt_field: str = defaults.GROUND_TRUTH,
     baseline: str | None = None,
     top_k: int = 5,
+    agreement_pair: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Compares classification models on the same samples.
 
@@ -235,13 +271,17 @@ def compare_models(
         gt_field: the ground-truth Classification field
         baseline: the field the per-class deltas are measured against (default: the first)
         top_k: ``k`` of the top-k accuracy (for models with logits)
+        agreement_pair: models (A, B) whose agreement is computed from the same
+            read (default: none); a name that is not compared falls back to the
+            first two fields
 
     Returns:
         a dict with ``fields``, ``gt_field``, ``baseline``, ``n_samples`` (the
         intersection compared on), ``notes`` (list of str), ``summary`` and
         ``per_class`` (pandas DataFrames), ``confusion`` (``{field: {"classes",
         "matrix"}}``), ``learning_curves`` (``{field: history}``), ``display``
-        (``{field: label}``), ``classes``.
+        (``{field: label}``), ``classes``, and ``agreement`` (as :func:`agreement`
+        plus ``"a"``/``"b"``, on the compared samples) when ``agreement_pair`` is given.
 
     Raises:
         FieldError: no evaluated models, or a field is missing / not Classification
@@ -291,7 +331,14 @@ def compare_models(
         if f != baseline:
             per_class[f"{f}_f1_delta"] = per_class[f"{f}_f1"] - per_class[f"{baseline}_f1"]
     curves = {f: info[f]["history"] for f in fields if (info.get(f) or {}).get("history")}
+    agr = None
+    if agreement_pair is not None and len(fields) > 1:
+        a, b = agreement_pair
+        a = a if a in fields else fields[0]
+        b = b if b in fields and b != a else next(f for f in fields if f != a)
+        agr = _agreement_of(data, a, b)
     return {
+        "agreement": agr,
         "fields": fields,
         "gt_field": gt_field,
         "baseline": baseline,
@@ -350,8 +397,14 @@ def agreement(view, field_a: str, field_b: str, gt_field: str = defaults.GROUND_
         require_classification_field(view, f, "prediction field")
     require_classification_field(view, gt_field, "ground-truth field")
     data = load_predictions(view, list(dict.fromkeys([field_a, field_b])), gt_field)
+    return _agreement_of(data, field_a, field_b)
+
+
+def _agreement_of(data: dict, field_a: str, field_b: str) -> dict:
     masks = agreement_masks(data["gt"], data["preds"][field_a], data["preds"][field_b])
     return {
+        "a": field_a,
+        "b": field_b,
         "n": len(data["gt"]),
         "n_dropped": data["n_dropped"],
         "counts": {c: int(m.sum()) for c, m in masks.items()},

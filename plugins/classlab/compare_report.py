@@ -34,7 +34,9 @@ def write_report(
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    result = compare.compare_models(dataset_or_view, fields, gt_field, baseline)
+    result = compare.compare_models(
+        dataset_or_view, fields, gt_field, baseline, agreement_pair=agreement_pair or (None, None)
+    )
     parts = [
         f"<h1>Model comparison: {html.escape(dataset_or_view._dataset.name)}</h1>",
         (
@@ -58,15 +60,14 @@ def write_report(
             figs.append(
                 go.Figure(traces, compare_plots.layout(f"Learning curves: {metric}", "epoch"))
             )
-    pair = agreement_pair or tuple(result["fields"][:2])
-    if len(pair) == 2:
-        agr = compare.agreement(dataset_or_view, pair[0], pair[1], gt_field)
+    agr = result["agreement"]
+    if agr:
         rows = "".join(
             f"<tr><td>{compare.AGREEMENT_LABELS[c]}</td><td>{n}</td></tr>"
             for c, n in agr["counts"].items()
         )
         parts += [
-            f"<h2>Agreement: A = {html.escape(pair[0])}, B = {html.escape(pair[1])}</h2>",
+            f"<h2>Agreement: A = {html.escape(agr['a'])}, B = {html.escape(agr['b'])}</h2>",
             f"<table border='1'>{rows}</table>",
         ]
     for i, fig in enumerate(figs):

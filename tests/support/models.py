@@ -7,7 +7,7 @@ import numpy as np
 CLASSES = ["cat", "dog", "owl"]
 
 
-def make_models_dataset(name: str, evaluate: bool = True):
+def make_models_dataset(name: str, evaluate: bool = True, filepaths=None):
     """12 samples, ground truth + two models ``model_a`` / ``model_b`` with logits.
 
     gt:      c c c c d d d d o o o o
@@ -25,7 +25,8 @@ def make_models_dataset(name: str, evaluate: bool = True):
     conf_a = [0.9, 0.8, 0.7, 0.6, 0.9, 0.8, 0.7, 0.6, 0.9, 0.8, 0.7, 0.6]
     samples = []
     for i in range(12):
-        s = fo.Sample(filepath=f"/nonexistent/classlab-{i}.png")
+        path = filepaths[i] if filepaths else f"/nonexistent/classlab-{i}.png"
+        s = fo.Sample(filepath=path)
         s["ground_truth"] = fo.Classification(label=full[gt[i]])
         for field, preds, conf in (("model_a", a, conf_a), ("model_b", b, [0.5] * 12)):
             lg = np.array([-1.0, -1.1, -1.2])  # no ties: top-k is well defined

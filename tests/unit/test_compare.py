@@ -64,6 +64,9 @@ def test_agreement_and_fixed_vs_broken(models):
     for cat, ids in agr["ids"].items():
         view = compare.agreement_view(models, "model_a", "model_b", cat, "ground_truth")
         assert sorted(view.values("id")) == sorted(ids)
+    same_read = compare.compare_models(models, agreement_pair=("model_a", "model_b"))
+    assert same_read["agreement"]["counts"] == agr["counts"]
+    assert compare.compare_models(models, agreement_pair=("x", None))["agreement"]["a"] == "model_a"
     fb = compare.fixed_vs_broken(models, "model_a", "model_b")
     assert (fb["fixed"], fb["broken"], fb["still_right"], fb["still_wrong"]) == (1, 2, 6, 3)
     assert sorted(fb["broken_ids"]) == sorted(agr["ids"]["only_a_right"])
