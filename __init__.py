@@ -16,6 +16,7 @@ from .operators.lenet import (
     RenameModel,
     TrainLenet,
 )
+from .panels.comparison import ModelComparisonPanel
 
 
 def register(p):
@@ -29,3 +30,4 @@ def register(p):
     p.register(TagSamplesToFix)
     p.register(AugmentSamples)
     p.register(DeleteAugmentations)
+    p.register(ModelComparisonPanel)

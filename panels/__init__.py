@@ -1,0 +1,1 @@
+"""ClassLab's App panels."""

@@ -1,0 +1,105 @@
+"""The model_comparison panel's Python side against a real ExecutionContext."""
+
+from __future__ import annotations
+
+import pytest
+from classlab import compare, compare_plots
+from support.models import make_models_dataset
+from support.panel import run_panel_method
+
+
+@pytest.fixture
+def panel():
+    import fiftyone.operators as foo
+
+    return foo.get_operator("@classlab/classlab/model_comparison")
+
+
+def _views(ds, triggered):
+    from fiftyone.core.view import DatasetView
+
+    return [DatasetView._build(ds, p["view"]) for uri, p in triggered if uri.endswith("set_view")]
+
+
+def test_panel_is_listed(panel):
+    assert panel.config.name == "model_comparison"
+    assert panel.config.label == "ClassLab: model comparison"
+
+
+def test_on_load_shows_the_sdk_numbers(panel, dataset_name):
+    ds = make_models_dataset(dataset_name)
+    state, data, rendered, _ = run_panel_method(panel, ds, "on_load")
+    assert state["ready"] and state["message"] is None
+    sdk = compare.compare_models(ds)
+    assert state["summary"] == compare_plots.table_rows(sdk["summary"])
+    assert state["per_class"] == compare_plots.table_rows(sdk["per_class"])
+    assert state["summary"][0]["accuracy"] == "0.6667"
+    assert state["agreement"] == compare.agreement(ds, "model_a", "model_b")["counts"]
+    assert data["confusion_plot"][0]["z"] == sdk["confusion"]["model_a"]["matrix"]
+    assert [t["name"] for t in data["f1_plot"]] == ["model_a", "model_b"]
+    props = rendered.to_json()["type"]["properties"]
+    assert {"summary", "per_class", "f1_plot", "confusion_plot", "agreement_buttons"} <= set(props)
+
+
+def test_choices_survive_a_reload(panel, dataset_name):
+    ds = make_models_dataset(dataset_name)
+    state, *_ = run_panel_method(panel, ds, "on_load")
+    state["pickers"].update(
+        baseline="model_b", cm_model="model_b", agree_a="model_b", agree_b="model_a"
+    )
+    state, data, *_ = run_panel_method(panel, ds, "on_pick", state=state)
+    assert (state["baseline"], state["cm_model"], state["agree_a"]) == ("model_b",) * 3
+    state, data, *_ = run_panel_method(panel, ds, "on_load", state=state)  # reopened panel
+    assert state["baseline"] == "model_b" and state["agree_b"] == "model_a"
+    assert "model_a_f1_delta" in state["per_class"][0]
+    assert state["agreement"]["only_a_right"] == 1  # A is model_b now
+    assert data["confusion_plot"][0]["z"] == [[2, 2, 0], [0, 2, 2], [0, 1, 3]]
+
+
+def test_clicks_set_the_grid_view(panel, dataset_name):
+    ds = make_models_dataset(dataset_name)
+    state, *_ = run_panel_method(panel, ds, "on_load")
+    _, _, _, trig = run_panel_method(
+        panel, ds, "on_agreement_click", state=state, params={"category": "only_a_right"}
+    )
+    (view,) = _views(ds, trig)
+    assert sorted(view.values("id")) == sorted(
+        compare.agreement(ds, "model_a", "model_b")["ids"]["only_a_right"]
+    )
+    _, _, _, trig = run_panel_method(
+        panel, ds, "on_confusion_click", state=state, params={"x": "cat", "y": "owl"}
+    )
+    assert len(_views(ds, trig)[0]) == 2
+    _, _, _, trig = run_panel_method(
+        panel, ds, "on_class_mistakes", state=state, params={"row": 0}
+    )  # cat: one mistake by model_a
+    assert len(_views(ds, trig)[0]) == 1
+
+
+def test_no_evaluated_models_offers_evaluation(panel, dataset_name):
+    ds = make_models_dataset(dataset_name, evaluate=False)
+    state, _, rendered, _ = run_panel_method(panel, ds, "on_load")
+    assert not state["ready"] and "No classification field is evaluated" in state["message"]
+    props = rendered.to_json()["type"]["properties"]
+    assert {"message", "evaluate_model_a", "evaluate_model_b"} <= set(props)
+    state, *_ = run_panel_method(panel, ds, "on_evaluate", state=state, params={"field": "model_a"})
+    assert "eval_model_a" in ds.list_evaluations()
+    assert state["ready"] and state["fields"] == ["model_a"]
+    assert any("Only one model" in n for n in state["notes"])
+    assert state["agreement"] is None
+
+
+def test_deleted_field_after_opening(panel, dataset_name):
+    ds = make_models_dataset(dataset_name)
+    state, *_ = run_panel_method(panel, ds, "on_load")
+    ds.delete_sample_field("model_b")
+    state2, *_ = run_panel_method(panel, ds, "on_pick", state=state)
+    assert state2["ready"] and state2["fields"] == ["model_a"]  # falls back, says so
+    assert any("'model_b' was deleted" in n for n in state2["notes"])
+    state_c, _, _, trig = run_panel_method(
+        panel, ds, "on_agreement_click", state=state, params={"category": "both_right"}
+    )
+    assert not _views(ds, trig) and "'model_b' does not exist" in state_c["message"]
+    ds.delete_sample_field("model_a")
+    state3, *_ = run_panel_method(panel, ds, "on_load", state=state2)
+    assert not state3["ready"] and "No classification field is evaluated" in state3["message"]
