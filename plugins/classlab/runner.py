@@ -85,18 +85,20 @@ class MemorySampler:
         """(RSS of this process and its workers, RSS of the database server) in MiB."""
         import psutil
 
-        own = self._proc.memory_info().rss
+        own, db = self._proc.memory_info().rss, 0
         try:
             children = self._proc.children(recursive=True)
         except psutil.Error:
             children = []
         for child in children:
             try:
-                if not _is_database(child):
+                if child.name() in _DB_NAMES:  # a mongod this process started
+                    db += child.memory_info().rss
+                elif not _is_database(child):
                     own += child.memory_info().rss
             except psutil.Error:
                 continue
-        return own / 2**20, _database_mb()
+        return own / 2**20, db / 2**20 if db else _database_mb()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -131,8 +133,9 @@ _DB_CACHE: dict[int, Any] = {}
 
 
 def _database_mb() -> float:
-    """RSS of the mongod behind this process's FiftyOne database service (the
-    embedded database, whichever process started it); 0 for an external MongoDB."""
+    """RSS of the mongod behind the FiftyOne database service this process is
+    attached to (the embedded database, started by another process); 0 when
+    there is none (an external MongoDB)."""
     import psutil
 
     try:
