@@ -40,6 +40,11 @@ STEP_NAMES = (
 )
 CLIP_STEPS = ("clip_embeddings", "zero_shot")
 SCORES = ("hardness", "mistakenness", "uniqueness", "representativeness")
+# the FiftyOne MNIST tutorial's selection of training samples to fix, in one run:
+# misclassified + top 0.1% unique + top 0.1% representative + bottom 1% confidence
+# among the correct ones (scores from the LeNet-5 embeddings)
+TUTORIAL_SELECTION = dict(misclassified=True, unique_top=0.001, representative_top=0.001,
+                          low_confidence_bottom=0.01)
 
 
 @dataclass
@@ -73,9 +78,10 @@ class WorkflowConfig:
     model_v2: str = "lenet_v2"
     field_v2: str = "lenet_v2"
     eval_v2: str = "eval_lenet_v2"
-    tag_params: dict[str, Any] = field(default_factory=dict)
-    augment_key: str = "aug_v1"
-    augment_params: dict[str, Any] = field(default_factory=dict)
+    tag_params: dict[str, Any] = field(default_factory=lambda: dict(TUTORIAL_SELECTION))
+    augment_key: str = "augment_v1"
+    augment_params: dict[str, Any] = field(
+        default_factory=lambda: dict(preset="tutorial", num_copies=2))
     only: Optional[list[str]] = None
 
 
@@ -139,7 +145,7 @@ class Workflow:
     def _clip_params(self) -> dict[str, Any]:
         c = self.cfg
         return dict(model_name=c.clip_model, device=c.device,
-                    pretrained=None if c.clip_random_weights else c.clip_pretrained,
+                    pretrained="" if c.clip_random_weights else c.clip_pretrained,
                     random_weights=c.clip_random_weights)
 
     def clip_skip(self) -> Optional[str]:
@@ -232,17 +238,19 @@ class Workflow:
 
     def tag_to_fix(self) -> str:
         params = dict(pred_field=defaults.LENET_FIELD, gt_field=defaults.GROUND_TRUTH,
-                      tag=defaults.TO_FIX_TAG, **self.cfg.tag_params)
+                      embeddings_field=defaults.LENET_EMBEDDINGS, tag=defaults.TO_FIX_TAG,
+                      **self.cfg.tag_params)
         # only training samples: augmenting val/test samples would leak them into training
-        run_operator("tag_samples_to_fix", view=self.ds.match_tags(defaults.TRAIN_TAG),
-                     params=params)
+        params["split"] = defaults.TRAIN_TAG
+        run_operator("tag_samples_to_fix", dataset=self.ds, params=params)
         n = self.ds.match_tags(defaults.TO_FIX_TAG).count()
         return f"{n} training samples tagged {defaults.TO_FIX_TAG!r}"
 
     def augment(self) -> str:
-        params = dict(run_key=self.cfg.augment_key, seed=self.cfg.seed, **self.cfg.augment_params)
-        run_operator("augment_samples", view=self.ds.match_tags(defaults.TO_FIX_TAG),
-                     params=params)
+        params = dict(run_key=self.cfg.augment_key, seed=self.cfg.seed,
+                      source_tag=defaults.TO_FIX_TAG, label_field=defaults.GROUND_TRUTH,
+                      **self.cfg.augment_params)
+        run_operator("augment_samples", dataset=self.ds, params=params)
         n = self.ds.match_tags(defaults.AUGMENTED_TAG).count()
         return f"{n} augmented samples (tag {defaults.AUGMENTED_TAG!r})"
 
