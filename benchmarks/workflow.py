@@ -49,14 +49,16 @@ def _isolate(tmp: Path) -> None:
 
 
 def _table(first, again) -> str:
-    rows = [("step", "status", "seconds", "share", "peak RSS MiB", "db RSS MiB", "re-run s",
-             "first/re-run")]
+    rows = [("step", "status", "seconds", "CPU s", "share", "peak RSS MiB", "db RSS MiB",
+             "re-run s",
+             "first/re-run")]  # the re-run: every step already done (its check only)
     total = sum(r.seconds for r in first) or 1.0
     for a, b in zip(first, again):
-        ratio = a.seconds / b.seconds if b.seconds > 0 else float("inf")
-        rows.append((a.name, a.status, f"{a.seconds:.1f}", f"{a.seconds / total:.0%}",
-                     f"{a.peak_rss_mb:.0f}", f"{a.peak_db_rss_mb:.0f}", f"{b.seconds:.2f}",
-                     f"{ratio:.0f}x" if b.status == "done" else f"({b.status})"))
+        ratio = f"{a.seconds / b.seconds:.0f}x" if b.seconds > 0 and a.status == "done" else "-"
+        rows.append((a.name, a.status, f"{a.seconds:.1f}", f"{a.cpu_seconds:.1f}",
+                     f"{a.seconds / total:.0%}",
+                     f"{a.peak_rss_mb:.0f}", f"{a.peak_db_rss_mb:.0f}",
+                     f"{b.seconds:.2f} ({b.status})", ratio))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
                                enumerate(zip(r, widths))) for r in rows)
@@ -94,6 +96,7 @@ def _run(args) -> int:
     first = run_workflow(cfg)
     again = run_workflow(cfg)
     seconds = sum(r.seconds for r in first.results)
+    cpu = sum(r.cpu_seconds for r in first.results)
     peak = max(r.peak_rss_mb for r in first.results)
     peak_db = max(r.peak_db_rss_mb for r in first.results)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -101,10 +104,11 @@ def _run(args) -> int:
 
     n = len(fo.load_dataset(cfg.dataset_name))
     print(f"\nClassLab workflow without CLIP: {n} samples (incl. augmented copies), "
-          f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, no GPU")
+          f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, no GPU, "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
     print(_table(first.results, again.results))
     print(f"\ntotal {seconds:.0f} s = {seconds / 60:.1f} min "
-          f"({seconds / TARGET_SECONDS:.2f}x the 15-minute target); "
+          f"({seconds / TARGET_SECONDS:.2f}x the 15-minute target), CPU {cpu:.0f} s; "
           f"re-run {sum(r.seconds for r in again.results):.1f} s")
     print(f"peak RSS {peak:.0f} MiB python+workers, {peak_db:.0f} MiB database, "
           f"{peak + peak_db:.0f} MiB together ({(peak + peak_db) / TARGET_MIB:.2f}x the 4 GiB "

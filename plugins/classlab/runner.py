@@ -63,6 +63,7 @@ class StepResult:
     start_rss_mb: float = 0.0
     peak_db_rss_mb: float = 0.0
     message: str = ""
+    cpu_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -262,23 +263,36 @@ class Runner:
         if reason:
             logger.info("%s: skipped - %s", head, reason)
             return StepResult(step.name, "unavailable", message=reason)
+        t0 = time.perf_counter()
         if step.done():
             logger.info("%s: already done, skipping (use --fresh to start over)", head)
-            return StepResult(step.name, "skipped", message="already done")
+            return StepResult(step.name, "skipped", time.perf_counter() - t0,
+                              message="already done")
         logger.info("%s: %s ...", head, step.title)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
         with MemorySampler() as mem, progress_to_log(step.name, self.progress_interval):
             try:
                 message, status = step.run() or "", "done"
             except Exception as e:  # reported in the summary; the CLI sets the exit code
                 message, status = _error_message(e), "failed"
                 logger.error("%s failed: %s", head, message)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         if status == "done":
-            logger.info("%s: done in %.1f s, peak RSS %.0f MiB%s", head, seconds, mem.peak_mb,
-                        f" - {message}" if message else "")
+            logger.info("%s: done in %.1f s (CPU %.1f s), peak RSS %.0f MiB%s", head, seconds,
+                        cpu, mem.peak_mb, f" - {message}" if message else "")
         return StepResult(step.name, status, seconds, mem.peak_mb, mem.start_mb,
-                          mem.peak_db_mb, message)
+                          mem.peak_db_mb, message, cpu)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (data-loader
+    workers); the database server is not included. On a loaded machine, wall time
+    grows while CPU time stays close to the work done."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _error_message(e: Exception) -> str:
@@ -302,21 +316,22 @@ def run_steps(steps: list[Step], progress_interval: float = 2.0) -> list[StepRes
 
 
 def format_summary(results: list[StepResult]) -> str:
-    """A plain-text table: step, status, seconds, peak RSS, the database's peak
-    RSS, and the step's one-line result."""
-    rows = [("step", "status", "time", "peak RSS", "db RSS", "result")]
+    """A plain-text table: step, status, wall time, CPU time, peak RSS, the
+    database's peak RSS, and the step's one-line result."""
+    rows = [("step", "status", "time", "CPU", "peak RSS", "db RSS", "result")]
     for r in results:
         ran = r.status in ("done", "failed")
         rows.append((
             r.name,
             r.status,
-            f"{r.seconds:.1f} s" if ran else "-",
+            f"{r.seconds:.1f} s" if ran or r.seconds else "-",
+            f"{r.cpu_seconds:.1f} s" if ran else "-",
             f"{r.peak_rss_mb:.0f} MiB" if ran else "-",
             f"{r.peak_db_rss_mb:.0f} MiB" if ran and r.peak_db_rss_mb else "-",
             r.message,
         ))
-    widths = [max(len(row[c]) for row in rows) for c in range(5)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row[:5], widths)) + "  " + row[5]
+    widths = [max(len(row[c]) for row in rows) for c in range(6)]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row[:6], widths)) + "  " + row[6]
              for row in rows]
     total = sum(r.seconds for r in results)
     peak = max((r.peak_rss_mb for r in results), default=0.0)

@@ -61,7 +61,7 @@ def test_progress_lines_are_prefixed_and_throttled(caplog):
 def test_summary_table_lists_every_step():
     results = run_steps([Step("x", "x", lambda: "ok"), Step("y", "y", lambda: "", lambda: True)])
     table = format_summary(results).splitlines()
-    assert table[0].split()[:5] == ["step", "status", "time", "peak", "RSS"]
+    assert table[0].split()[:6] == ["step", "status", "time", "CPU", "peak", "RSS"]
     assert table[1].startswith("x") and "done" in table[1] and "MiB" in table[1]
     assert table[2].startswith("y") and "skipped" in table[2]
     assert table[-1].startswith("total")
