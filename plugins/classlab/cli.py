@@ -1,12 +1,16 @@
 """The main job: ``./run.sh main`` (``python -m classlab``).
 
-Loads MNIST (offline from a local IDX directory when given), then opens the
-FiftyOne App with the ClassLab plugin; ``--headless`` prints a summary instead.
+Runs the whole ClassLab workflow through ClassLab's operators (load MNIST,
+split, CLIP embeddings and zero-shot, LeNet-5, scores, tag, augment, fine-tune,
+compare), skipping the steps that are already done, prints a summary with each
+step's time and peak memory, then opens the FiftyOne App with the dataset and
+the model comparison panel (``--headless``: no App).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -27,34 +31,63 @@ def default_mnist_dir() -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--mnist-dir",
-        default=default_mnist_dir(),
-        help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
-        "else ../shared/datasets/mnist beside the checkout, else download)",
-    )
+    from classlab.workflow import STEP_NAMES, WorkflowConfig
+
+    d = WorkflowConfig()
+    p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[1])
+    p.add_argument("--mnist-dir", default=default_mnist_dir(),
+                   help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
+                   "else ../shared/datasets/mnist beside the checkout, else download)")
     p.add_argument("--dataset", default=defaults.MNIST_DATASET_NAME, help="dataset name")
-    p.add_argument(
-        "--subset",
-        type=int,
-        default=None,
-        help="use only the first N samples of each MNIST split (a quick look)",
-    )
-    p.add_argument("--fresh", action="store_true", help="delete the dataset and start over")
-    p.add_argument(
-        "--headless", action="store_true", help="do not open the App; print a summary and exit"
-    )
+    p.add_argument("--subset", type=int, default=None,
+                   help="use only the first N samples of each MNIST split (a quick look)")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the dataset and its ClassLab files, and start over")
+    p.add_argument("--headless", action="store_true",
+                   help="do not open the App; print the summary and exit")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs,
+                   help="epochs of the fine-tuning on the augmented samples")
+    clip = p.add_argument_group("CLIP")
+    clip.add_argument("--no-clip", action="store_true", help="skip the CLIP steps")
+    clip.add_argument("--clip-model", default=d.clip_model,
+                      help="open_clip model name, or hf-hub:org/repo")
+    clip.add_argument("--clip-pretrained", default=d.clip_pretrained,
+                      help="open_clip pretrained tag, or a local checkpoint file")
+    clip.add_argument("--clip-random-weights", action="store_true",
+                      help="run CLIP with RANDOM weights when no real weights are available "
+                      "(plumbing only: its accuracy means nothing, and is labelled so)")
+    clip.add_argument("--clip-batch-size", type=int, default=d.clip_batch_size)
+    clip.add_argument("--viz-method", default=d.viz_method, help="umap, tsne or pca")
+    p.add_argument("--only", nargs="+", choices=STEP_NAMES, metavar="STEP",
+                   help=f"run only these steps ({', '.join(STEP_NAMES)})")
+    p.add_argument("--json", metavar="FILE", help="also write the step results as JSON")
     p.add_argument("--port", type=int, default=5151, help="App port")
     p.add_argument("--address", default="127.0.0.1", help="App address")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
+def config_from_args(args):
+    """The :class:`~classlab.workflow.WorkflowConfig` for parsed CLI arguments."""
+    from classlab.workflow import WorkflowConfig
+
+    return WorkflowConfig(
+        dataset_name=args.dataset, mnist_dir=args.mnist_dir, subset=args.subset,
+        fresh=args.fresh, device=args.device, epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs, clip=not args.no_clip,
+        clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
+        clip_random_weights=args.clip_random_weights, clip_batch_size=args.clip_batch_size,
+        viz_method=args.viz_method, only=args.only,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # long operators run through execute_operator: lift its 10-minute default
+    # long steps run through execute_operator: lift its 10-minute default before
+    # fiftyone reads it (it is fixed when fiftyone.operators is imported)
     os.environ.setdefault("FIFTYONE_OPERATOR_TIMEOUT", "86400")
+    args = build_parser().parse_args(argv)
     from classlab.config import configure_logging
 
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
@@ -68,34 +101,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    import fiftyone as fo
-    import fiftyone.operators as foo
+    from classlab.workflow import run_workflow
 
-    from classlab.plugin import install_plugin
-    from classlab.progress import log_progress
-
-    install_plugin()
-    if args.fresh and fo.dataset_exists(args.dataset):
-        fo.delete_dataset(args.dataset)
-    if fo.dataset_exists(args.dataset):
-        logger.info("Dataset %r exists: skipping load_mnist (use --fresh to reload)", args.dataset)
-        dataset = fo.load_dataset(args.dataset)
-    else:
-        params = dict(
-            dataset_name=args.dataset, source_dir=args.mnist_dir, limit_per_split=args.subset
-        )
-        # load_mnist runs through the operator, as an SDK user would call it
-        foo.execute_operator(
-            "@classlab/classlab/load_mnist",
-            ctx=dict(params=params, set_progress=lambda p: log_progress(p.progress, p.label)),
-        )
-        dataset = fo.load_dataset(args.dataset)
-    print(f"Dataset {dataset.name!r}: {len(dataset)} samples, tags {dataset.count_sample_tags()}")
+    report = run_workflow(config_from_args(args))
+    print("\nClassLab workflow on dataset %r\n%s" % (report.dataset_name, report.summary()))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "dataset": report.dataset_name,
+            "steps": [r.as_dict() for r in report.results],
+            "comparison": report.comparison,
+        }, indent=2))
+    if not report.ok:
+        logger.error("Some steps failed (see above); fix the cause and run again: "
+                     "finished steps are skipped.")
+        return 1
     if args.headless:
         return 0
-    session = fo.launch_app(dataset, port=args.port, address=args.address, remote=True)
-    print(f"The App is at http://{args.address}:{args.port}/ - press Ctrl+C to stop")
-    session.wait(-1)
+    return _launch_app(args, report.dataset_name)
+
+
+def _launch_app(args, dataset_name: str) -> int:
+    import fiftyone as fo
+
+    dataset = fo.load_dataset(dataset_name)
+    spaces = fo.Space(
+        children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="model_comparison")],
+        orientation="horizontal",
+    )
+    session = fo.launch_app(dataset, port=args.port, address=args.address, remote=True,
+                            spaces=spaces)
+    print(f"The App is at http://{args.address}:{args.port}/ with the model comparison panel "
+          "- press Ctrl+C to stop")
+    try:
+        session.wait(-1)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
