@@ -106,3 +106,38 @@ def test_other_bad_inputs(mnist_small, unchanged):
             scores.compute_hardness(mnist_small, "nope")
         with pytest.raises(InputError, match="needs at least that many"):
             scores.compute_representativeness(mnist_small.limit(10))
+
+
+@pytest.mark.parametrize("logits", [True, False])
+def test_hardness_and_mistakenness_equal_brains_own(mnist_small, logits):
+    """ClassLab's vectorised hardness/mistakenness give brain's per-sample values,
+    including samples without a prediction, and register the same brain runs."""
+    import fiftyone.brain as fob
+
+    add_predictions(mnist_small, "lenet", logits=logits, accuracy=0.7)
+    gone = mnist_small.take(20, seed=3)
+    gone.set_field("lenet", None).save()  # samples without a prediction
+    pred_scores = ["mistakenness"] + (["hardness"] if logits else [])
+    ours = scores.compute_sample_scores(mnist_small, pred_scores, pred_field="lenet")
+    fob.compute_mistakenness(
+        mnist_small, "lenet", label_field="ground_truth", mistakenness_field="b_mist",
+        use_logits=logits,
+    )
+    pairs = [(ours["mistakenness"], "b_mist")]
+    if logits:
+        fob.compute_hardness(mnist_small, "lenet", hardness_field="b_hard")
+        pairs.append((ours["hardness"], "b_hard"))
+    for mine, brains in pairs:
+        a, b = mnist_small.values([mine, brains])
+        assert [x is None for x in a] == [x is None for x in b]
+        assert sum(x is None for x in a) == (20 if mine.endswith("hardness") else 0)
+        np.testing.assert_allclose(
+            [x for x in a if x is not None], [x for x in b if x is not None], rtol=1e-12
+        )
+        info, binfo = mnist_small.get_brain_info(mine), mnist_small.get_brain_info(brains)
+        assert type(info.config) is type(binfo.config)
+    # a prediction-less sample is certainly "mistaken" for brain and for ClassLab
+    assert set(gone.values(ours["mistakenness"])) == {1.0}
+    # the run can be deleted like brain's own (field and all)
+    mnist_small.delete_brain_run(ours["mistakenness"])
+    assert not mnist_small.has_field(ours["mistakenness"])
