@@ -22,19 +22,27 @@ import uuid
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mnist-dir", default=os.environ.get("CLASSLAB_MNIST_DIR",
-                                                         "../shared/datasets/mnist"))
+    p.add_argument(
+        "--mnist-dir", default=os.environ.get("CLASSLAB_MNIST_DIR", "../shared/datasets/mnist")
+    )
     p.add_argument("--n", type=int, default=256, help="number of MNIST test images")
-    p.add_argument("--model", default="ViT-B-32",
-                   help="an open_clip architecture, or 'tiny' for the tests' 3.4 M-parameter config")
+    p.add_argument(
+        "--model",
+        default="ViT-B-32",
+        help="an open_clip architecture, or 'tiny' for the tests' 3.4 M-parameter config",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", help="fp32, or fp16/bf16 (autocast)")
     p.add_argument("--skip-zoo", action="store_true", help="do not run (c)")
-    p.add_argument("--repeats", type=int, default=1,
-                   help="rounds of (a, b, c); the best round of each is reported (a busy "
-                   "machine slows some rounds down)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of (a, b, c); the best round of each is reported (a busy "
+        "machine slows some rounds down)",
+    )
     return p.parse_args()
 
 
@@ -62,12 +70,20 @@ def classlab_end_to_end(view, cache, args) -> float:
     """(b): images/s of compute_clip_embeddings, files to database, model already loaded."""
     from classlab.clip import compute_clip_embeddings
 
-    kw = {"model_name": args.model, "random_weights": True, "device": args.device,
-              "precision": args.precision, "batch_size": args.batch_size,
-              "num_workers": args.num_workers, "cache": cache}
+    kw = {
+        "model_name": args.model,
+        "random_weights": True,
+        "device": args.device,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "num_workers": args.num_workers,
+        "cache": cache,
+    }
     compute_clip_embeddings(view.limit(2), embeddings_field="warmup", **kw)
     start = time.perf_counter()
-    res = compute_clip_embeddings(view, embeddings_field="bench_classlab", skip_existing=False, **kw)
+    res = compute_clip_embeddings(
+        view, embeddings_field="bench_classlab", skip_existing=False, **kw
+    )
     seconds = time.perf_counter() - start
     assert res["num_embedded"] == len(view) and view.count("bench_classlab") == len(view)
     return len(view) / seconds
@@ -80,7 +96,9 @@ def fiftyone_zoo(view, args) -> float | str:
 
     try:
         model = foz.load_zoo_model(
-            "open-clip-torch", clip_model=args.model, pretrained="",
+            "open-clip-torch",
+            clip_model=args.model,
+            pretrained="",
             device=resolve_device(args.device),
         )
     except Exception as e:  # noqa: BLE001 - reported, the benchmark goes on
@@ -88,8 +106,11 @@ def fiftyone_zoo(view, args) -> float | str:
     view.limit(2).compute_embeddings(model, embeddings_field="warmup_zoo", progress=False)
     start = time.perf_counter()
     view.compute_embeddings(
-        model, embeddings_field="bench_zoo", batch_size=args.batch_size,
-        num_workers=args.num_workers, progress=False,
+        model,
+        embeddings_field="bench_zoo",
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        progress=False,
     )
     seconds = time.perf_counter() - start
     assert view.count("bench_zoo") == len(view)
@@ -131,11 +152,15 @@ def main():
         c = max(r[2] for r in rounds) if isinstance(rounds[0][2], float) else rounds[0][2]
     finally:
         fo.delete_dataset(name)
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"device {loaded.device}, threads {torch.get_num_threads()}")
-    print(f"model {args.model} (random weights), {args.precision}, N={len(paths)} MNIST "
-          f"test images, batch {args.batch_size}, loader workers {args.num_workers}, "
-          f"best of {max(1, args.repeats)} round(s)")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"device {loaded.device}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"model {args.model} (random weights), {args.precision}, N={len(paths)} MNIST "
+        f"test images, batch {args.batch_size}, loader workers {args.num_workers}, "
+        f"best of {max(1, args.repeats)} round(s)"
+    )
     print(f"(a) raw open_clip, preloaded tensors : {a:8.1f} images/s")
     print(f"(b) ClassLab end to end              : {b:8.1f} images/s")
     if isinstance(c, float):

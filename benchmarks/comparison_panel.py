@@ -4,7 +4,8 @@ three prediction fields (synthetic predictions with logits, written in bulk).
 Baseline in the same script: FiftyOne's own ``evaluate_classifications`` of the
 same three fields (what the built-in Model Evaluation panel relies on).
 
-    CLASSLAB_ROOT=... FIFTYONE_DATABASE_DIR=... python benchmarks/comparison_panel.py --mnist-dir DIR
+    CLASSLAB_ROOT=... FIFTYONE_DATABASE_DIR=... \
+        python benchmarks/comparison_panel.py --mnist-dir DIR
 """
 
 from __future__ import annotations

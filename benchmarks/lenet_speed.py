@@ -63,13 +63,21 @@ def _classlab_epoch(x, y, batch_size: int) -> tuple[float, float]:
     from classlab.lenet.models import build_model
     from classlab.lenet.train import make_optimizer, to_input, train_one_epoch
 
-    cfg = TrainConfig(architecture="lenet5", batch_size=batch_size, augment=False, amp=False,
-                      label_smoothing=0.0, optimizer="adam", lr=1e-3, schedule="constant")
+    cfg = TrainConfig(
+        architecture="lenet5",
+        batch_size=batch_size,
+        augment=False,
+        amp=False,
+        label_smoothing=0.0,
+        optimizer="adam",
+        lr=1e-3,
+        schedule="constant",
+    )
     gen = torch.Generator().manual_seed(0)
     t = time.perf_counter()
     order = torch.randperm(len(x), generator=gen)
     for s in range(0, len(x), batch_size):
-        idx = order[s:s + batch_size]
+        idx = order[s : s + batch_size]
         to_input(x[idx]), y[idx]
     data_s = time.perf_counter() - t
     model = build_model("lenet5", 10, 1, 28)
@@ -96,9 +104,11 @@ def _writer(n: int = 70_000) -> None:
         write_predictions(ds, ids, "lenet", logits, classes)
         ours = time.perf_counter() - t
         assert ds.count("lenet") == n and ds.first()["lenet"].logits is not None
-        print(f"write {n} predictions with logits: apply's writer {ours:.1f}s (softmax, "
-              f"Classification objects, set_values by id), one raw set_values of the same "
-              f"values {raw:.1f}s: ratio {ours / raw:.2f}x (target <= 1.5x)")
+        print(
+            f"write {n} predictions with logits: apply's writer {ours:.1f}s (softmax, "
+            f"Classification objects, set_values by id), one raw set_values of the same "
+            f"values {raw:.1f}s: ratio {ours / raw:.2f}x (target <= 1.5x)"
+        )
     finally:
         ds.delete()
 
@@ -126,9 +136,13 @@ def speed(args, machine: str) -> None:
     print(f"{len(paths)} MNIST PNGs, classic LeNet-5 (61,706 params), batch {bs}, CPU")
     print(f"ClassLab: decode once into the uint8 cache {decode_s:.1f}s (then never again)")
     print(f"tutorial baseline timed over {nb} of {batches} batches, extrapolated x{scale:.1f}")
-    print(f"data only, one epoch: ClassLab {c_data:.2f}s, tutorial {t_data * scale:.1f}s: "
-          f"{t_data * scale / c_data:.0f}x")
-    print(f"training epoch: ClassLab {c_train:.1f}s, tutorial {t_train * scale:.1f}s: "
-          f"{t_train * scale / c_train:.1f}x (target >= 10x; on a CPU the model's compute "
-          "dominates both, the data path is what ClassLab removes)")
+    print(
+        f"data only, one epoch: ClassLab {c_data:.2f}s, tutorial {t_data * scale:.1f}s: "
+        f"{t_data * scale / c_data:.0f}x"
+    )
+    print(
+        f"training epoch: ClassLab {c_train:.1f}s, tutorial {t_train * scale:.1f}s: "
+        f"{t_train * scale / c_train:.1f}x (target >= 10x; on a CPU the model's compute "
+        "dominates both, the data path is what ClassLab removes)"
+    )
     _writer()

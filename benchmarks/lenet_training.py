@@ -38,8 +38,10 @@ def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{os.cpu_count()}-core CPU, {gpu}, {platform.system()}, "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{os.cpu_count()}-core CPU, {gpu}, {platform.system()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def accuracy(args) -> None:
@@ -56,21 +58,30 @@ def accuracy(args) -> None:
     x, y = data["train"]
     assign = np.array(split_assignment(list(y), {"train": 0.9, "val": 0.1}, 51))
     tr, va = assign == "train", assign == "val"
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a))
+
     xt, yt = t(x[:, None]).to(device), t(y.astype(np.int64)).to(device)
     cfg = TrainConfig(device=device)
     print(f"machine: {machine()}\ndevice: {device}\nconfig: {cfg.to_dict()}")
     print(f"train {int(tr.sum())}, val {int(va.sum())}, test {len(data['test'][1])}")
     res = fit_tensors(xt[t(tr)], yt[t(tr)], xt[t(va)], yt[t(va)], cfg, device)
     for row in res.history:
-        print("epoch {epoch:2d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
-              "val loss {val_loss:.4f} acc {val_acc:.4f}  {seconds:.1f}s".format(**row))
+        print(
+            "epoch {epoch:2d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+            "val loss {val_loss:.4f} acc {val_acc:.4f}  {seconds:.1f}s".format(**row)
+        )
     xs, ys = data["test"]
     test = evaluate(res.model, t(xs[:, None]), t(ys.astype(np.int64)), cfg, device)
-    print(f"best epoch {res.best_epoch}, training {res.seconds:.0f}s "
-          f"({res.seconds / len(res.history):.1f}s/epoch)")
-    print(f"MNIST test accuracy (default TrainConfig): {100 * test['acc']:.2f}% "
-          f"(test loss {test['loss']:.4f})")
+    print(
+        f"best epoch {res.best_epoch}, training {res.seconds:.0f}s "
+        f"({res.seconds / len(res.history):.1f}s/epoch)"
+    )
+    print(
+        f"MNIST test accuracy (default TrainConfig): {100 * test['acc']:.2f}% "
+        f"(test loss {test['loss']:.4f})"
+    )
 
 
 def main() -> None:

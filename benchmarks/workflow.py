@@ -49,25 +49,50 @@ def _isolate(tmp: Path) -> None:
 
 
 def _table(first, again) -> str:
-    rows = [("step", "status", "seconds", "CPU s", "share", "peak RSS MiB", "db RSS MiB",
-             "re-run s",
-             "first/re-run")]  # the re-run: every step already done (its check only)
+    rows = [
+        (
+            "step",
+            "status",
+            "seconds",
+            "CPU s",
+            "share",
+            "peak RSS MiB",
+            "db RSS MiB",
+            "re-run s",
+            "first/re-run",
+        )
+    ]  # the re-run: every step already done (its check only)
     total = sum(r.seconds for r in first) or 1.0
     for a, b in zip(first, again):
         ratio = f"{a.seconds / b.seconds:.0f}x" if b.seconds > 0 and a.status == "done" else "-"
-        rows.append((a.name, a.status, f"{a.seconds:.1f}", f"{a.cpu_seconds:.1f}",
-                     f"{a.seconds / total:.0%}",
-                     f"{a.peak_rss_mb:.0f}", f"{a.peak_db_rss_mb:.0f}",
-                     f"{b.seconds:.2f} ({b.status})", ratio))
+        rows.append(
+            (
+                a.name,
+                a.status,
+                f"{a.seconds:.1f}",
+                f"{a.cpu_seconds:.1f}",
+                f"{a.seconds / total:.0%}",
+                f"{a.peak_rss_mb:.0f}",
+                f"{a.peak_db_rss_mb:.0f}",
+                f"{b.seconds:.2f} ({b.status})",
+                ratio,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
-                               enumerate(zip(r, widths))) for r in rows)
+    return "\n".join(
+        "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
+        for r in rows
+    )
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mnist-dir", default=os.environ.get(
-        "CLASSLAB_MNIST_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist")))
+    p.add_argument(
+        "--mnist-dir",
+        default=os.environ.get(
+            "CLASSLAB_MNIST_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist")
+        ),
+    )
     p.add_argument("--subset", type=int, default=None, help="first N of each split (default all)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--finetune-epochs", type=int, default=2)
@@ -90,9 +115,15 @@ def _run(args) -> int:
     from classlab.workflow import WorkflowConfig, run_workflow
 
     configure_logging()
-    cfg = WorkflowConfig(dataset_name="bench-workflow", mnist_dir=args.mnist_dir,
-                         subset=args.subset, clip=False, device="cpu", epochs=args.epochs,
-                         finetune_epochs=args.finetune_epochs)
+    cfg = WorkflowConfig(
+        dataset_name="bench-workflow",
+        mnist_dir=args.mnist_dir,
+        subset=args.subset,
+        clip=False,
+        device="cpu",
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+    )
     first = run_workflow(cfg)
     again = run_workflow(cfg)
     seconds = sum(r.seconds for r in first.results)
@@ -103,24 +134,35 @@ def _run(args) -> int:
     import fiftyone as fo
 
     n = len(fo.load_dataset(cfg.dataset_name))
-    print(f"\nClassLab workflow without CLIP: {n} samples (incl. augmented copies), "
-          f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, no GPU, "
-          f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nClassLab workflow without CLIP: {n} samples (incl. augmented copies), "
+        f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, no GPU, "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
+    )
     print(_table(first.results, again.results))
-    print(f"\ntotal {seconds:.0f} s = {seconds / 60:.1f} min "
-          f"({seconds / TARGET_SECONDS:.2f}x the 15-minute target), CPU {cpu:.0f} s; "
-          f"re-run {sum(r.seconds for r in again.results):.1f} s")
-    print(f"peak RSS {peak:.0f} MiB python+workers, {peak_db:.0f} MiB database, "
-          f"{peak + peak_db:.0f} MiB together ({(peak + peak_db) / TARGET_MIB:.2f}x the 4 GiB "
-          f"target); ru_maxrss of this process {maxrss:.0f} MiB")
+    print(
+        f"\ntotal {seconds:.0f} s = {seconds / 60:.1f} min "
+        f"({seconds / TARGET_SECONDS:.2f}x the 15-minute target), CPU {cpu:.0f} s; "
+        f"re-run {sum(r.seconds for r in again.results):.1f} s"
+    )
+    print(
+        f"peak RSS {peak:.0f} MiB python+workers, {peak_db:.0f} MiB database, "
+        f"{peak + peak_db:.0f} MiB together ({(peak + peak_db) / TARGET_MIB:.2f}x the 4 GiB "
+        f"target); ru_maxrss of this process {maxrss:.0f} MiB"
+    )
     print(f"comparison: {json.dumps(first.comparison)}")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "samples": n,
-            "first": [r.as_dict() for r in first.results],
-            "rerun": [r.as_dict() for r in again.results],
-            "comparison": first.comparison,
-        }, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "samples": n,
+                    "first": [r.as_dict() for r in first.results],
+                    "rerun": [r.as_dict() for r in again.results],
+                    "comparison": first.comparison,
+                },
+                indent=2,
+            )
+        )
     return 0 if first.ok and again.ok else 1
 
 

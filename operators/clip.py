@@ -21,34 +21,67 @@ def _dropdown(inputs, name, values, default, label, description=""):
     for v in values:
         choices.add_choice(v, label=v)
     return inputs.enum(
-        name, choices.values(), default=default, required=False, label=label,
-        description=description, view=choices,
+        name,
+        choices.values(),
+        default=default,
+        required=False,
+        label=label,
+        description=description,
+        view=choices,
     )
 
 
 def _model_inputs(inputs, ctx):
-    inputs.str("model_name", default=MODEL_DEFAULTS["model_name"], label="CLIP model",
-               description="An open_clip architecture (open_clip.list_models()) or 'hf-hub:org/repo'")
-    inputs.str("pretrained", default=MODEL_DEFAULTS["pretrained"], label="Pretrained weights",
-               description="A tag of open_clip.list_pretrained() for this model, or the path of a "
-               "local checkpoint file")
-    inputs.bool("random_weights", default=False, label="Random weights (tests only)",
-                description="Use an untrained model: no download, meaningless predictions")
+    inputs.str(
+        "model_name",
+        default=MODEL_DEFAULTS["model_name"],
+        label="CLIP model",
+        description="An open_clip architecture (open_clip.list_models()) or 'hf-hub:org/repo'",
+    )
+    inputs.str(
+        "pretrained",
+        default=MODEL_DEFAULTS["pretrained"],
+        label="Pretrained weights",
+        description="A tag of open_clip.list_pretrained() for this model, or the path of a "
+        "local checkpoint file",
+    )
+    inputs.bool(
+        "random_weights",
+        default=False,
+        label="Random weights (tests only)",
+        description="Use an untrained model: no download, meaningless predictions",
+    )
     _dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
-    _dropdown(inputs, "precision", ["fp32", "fp16", "bf16"], "fp32", "Precision",
-              "fp16/bf16 use autocast; fp16 needs a GPU")
+    _dropdown(
+        inputs,
+        "precision",
+        ["fp32", "fp16", "bf16"],
+        "fp32",
+        "Precision",
+        "fp16/bf16 use autocast; fp16 needs a GPU",
+    )
     inputs.int("batch_size", default=64, label="Batch size")
     inputs.int("num_workers", default=2, label="Loader workers")
-    _dropdown(inputs, "on_error", ["skip", "raise"], "skip", "Unreadable images",
-              "skip: leave them out and report them; raise: stop with an error")
+    _dropdown(
+        inputs,
+        "on_error",
+        ["skip", "raise"],
+        "skip",
+        "Unreadable images",
+        "skip: leave them out and report them; raise: stop with an error",
+    )
     for name in ("batch_size", "num_workers"):
         value = param(ctx, name, 1)
         if not isinstance(value, int) or value < (1 if name == "batch_size" else 0):
-            invalid(inputs.get_property(name), f"{name} must be a whole number >= "
-                    f"{1 if name == 'batch_size' else 0}")
+            invalid(
+                inputs.get_property(name),
+                f"{name} must be a whole number >= {1 if name == 'batch_size' else 0}",
+            )
     if not param(ctx, "random_weights", False) and not param(ctx, "pretrained", "x"):
-        invalid(inputs.get_property("pretrained"), "Give a tag or a checkpoint path, or tick "
-                "Random weights")
+        invalid(
+            inputs.get_property("pretrained"),
+            "Give a tag or a checkpoint path, or tick Random weights",
+        )
 
 
 def _model_params(ctx) -> dict:
@@ -66,16 +99,19 @@ def _model_params(ctx) -> dict:
 
 def _empty_notice(inputs, n):
     if n == 0:
-        invalid(inputs.view("empty", types.Notice(label="The view is empty")),
-                "The view has no samples")
+        invalid(
+            inputs.view("empty", types.Notice(label="The view is empty")), "The view has no samples"
+        )
 
 
 class ComputeClipEmbeddings(foo.Operator):
     @property
     def config(self):
-        return config("compute_clip_embeddings", "compute CLIP embeddings",
-                      "Embeds the images with an open_clip model; optional 2-D map and "
-                      "similarity index")
+        return config(
+            "compute_clip_embeddings",
+            "compute CLIP embeddings",
+            "Embeds the images with an open_clip model; optional 2-D map and similarity index",
+        )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -157,8 +193,11 @@ def _as_list(value) -> list[str] | None:
 class ZeroShotClassify(foo.Operator):
     @property
     def config(self):
-        return config("zero_shot_classify", "CLIP zero-shot classify",
-                      "Labels images by CLIP zero-shot with prompt-template ensembles")
+        return config(
+            "zero_shot_classify",
+            "CLIP zero-shot classify",
+            "Labels images by CLIP zero-shot with prompt-template ensembles",
+        )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -167,39 +206,79 @@ class ZeroShotClassify(foo.Operator):
         _model_inputs(inputs, ctx)
         inputs.str("label_field", default=defaults.CLIP_ZERO_SHOT, label="Prediction field")
         if fields:
-            label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH,
-                               "Ground truth", "Classes default to its distinct labels")
+            label_field_choice(
+                inputs,
+                ctx,
+                "gt_field",
+                fields,
+                defaults.GROUND_TRUTH,
+                "Ground truth",
+                "Classes default to its distinct labels",
+            )
         else:  # unlabelled data: give the classes and untick Evaluate
-            inputs.str("gt_field", default=defaults.GROUND_TRUTH, label="Ground truth",
-                       description="No Classification field here: list the classes below")
+            inputs.str(
+                "gt_field",
+                default=defaults.GROUND_TRUTH,
+                label="Ground truth",
+                description="No Classification field here: list the classes below",
+            )
         if not isinstance(ctx.params.get("classes"), str):
-            inputs.list("classes", types.String(), label="Classes",
-                        description="Empty: the distinct labels of the ground truth")
-        _dropdown(inputs, "prompt_style", ["first", "last", "both", "label"], "first",
-                  "Prompt names", "From '0 - zero': first '0', last 'zero', both '0 (zero)', "
-                  "label unchanged")
+            inputs.list(
+                "classes",
+                types.String(),
+                label="Classes",
+                description="Empty: the distinct labels of the ground truth",
+            )
+        _dropdown(
+            inputs,
+            "prompt_style",
+            ["first", "last", "both", "label"],
+            "first",
+            "Prompt names",
+            "From '0 - zero': first '0', last 'zero', both '0 (zero)', label unchanged",
+        )
         if not isinstance(ctx.params.get("prompt_names"), dict):
-            inputs.str("prompt_names", label="Prompt name overrides",
-                       description="'class: name' per line (or JSON), e.g. '0 - zero: zero'")
-        _dropdown(inputs, "template_set", list(TEMPLATE_SETS), DEFAULT_TEMPLATE_SET,
-                  "Template set", " | ".join(f"{k}: {v[0]}" for k, v in TEMPLATE_SETS.items()))
+            inputs.str(
+                "prompt_names",
+                label="Prompt name overrides",
+                description="'class: name' per line (or JSON), e.g. '0 - zero: zero'",
+            )
+        _dropdown(
+            inputs,
+            "template_set",
+            list(TEMPLATE_SETS),
+            DEFAULT_TEMPLATE_SET,
+            "Template set",
+            " | ".join(f"{k}: {v[0]}" for k, v in TEMPLATE_SETS.items()),
+        )
         if not isinstance(ctx.params.get("templates"), str):
-            inputs.list("templates", types.String(), label="Own templates",
-                        description="Each with one {} slot; replaces the set when given")
-        inputs.str("embeddings_field", default=defaults.CLIP_EMBEDDINGS,
-                   label="Reuse embeddings field", description="Used when made by the same "
-                   "model; empty: always encode the images")
+            inputs.list(
+                "templates",
+                types.String(),
+                label="Own templates",
+                description="Each with one {} slot; replaces the set when given",
+            )
+        inputs.str(
+            "embeddings_field",
+            default=defaults.CLIP_EMBEDDINGS,
+            label="Reuse embeddings field",
+            description="Used when made by the same model; empty: always encode the images",
+        )
         inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
         inputs.str("eval_key", default=defaults.EVAL_CLIP, label="Eval key")
         templates = _as_list(ctx.params.get("templates")) or []
         bad = [t for t in templates if t.count("{}") != 1]
         if bad:
-            invalid(inputs.get_property("templates") or inputs.get_property("template_set"),
-                    f"Each template needs exactly one {{}} slot: {bad[0]!r}")
+            invalid(
+                inputs.get_property("templates") or inputs.get_property("template_set"),
+                f"Each template needs exactly one {{}} slot: {bad[0]!r}",
+            )
         classes = _as_list(ctx.params.get("classes")) or []
         if classes and (len(set(classes)) != len(classes) or len(classes) < 2):
-            invalid(inputs.get_property("classes") or inputs.get_property("gt_field"),
-                    "Give at least two distinct classes")
+            invalid(
+                inputs.get_property("classes") or inputs.get_property("gt_field"),
+                "Give at least two distinct classes",
+            )
         _empty_notice(inputs, n)
         return types.Property(inputs, view=types.View(label=f"ClassLab: zero-shot {n} images"))
 

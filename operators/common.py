@@ -50,7 +50,10 @@ def progress(ctx):
         ctx.set_progress(progress=float(fraction), label=label)
         if not ctx.delegated and _progress_log.isEnabledFor(logging.INFO):
             _progress_log.info(
-                "%s %5.1f%% %s", name, 100.0 * fraction, label or "",
+                "%s %5.1f%% %s",
+                name,
+                100.0 * fraction,
+                label or "",
                 extra={"classlab_progress": (float(fraction), label)},
             )
 

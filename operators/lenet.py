@@ -10,8 +10,20 @@ from fiftyone.operators import types
 from .common import config, invalid, label_field_choice, param, progress, target_count
 
 # TrainConfig fields that the train form exposes (the rest keep their defaults)
-_TRAIN_OPTIONS = ("architecture", "epochs", "batch_size", "optimizer", "lr", "schedule",
-                  "weight_decay", "label_smoothing", "seed", "patience", "device", "amp")
+_TRAIN_OPTIONS = (
+    "architecture",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "schedule",
+    "weight_decay",
+    "label_smoothing",
+    "seed",
+    "patience",
+    "device",
+    "amp",
+)
 
 
 def _model_keys(ctx) -> list[str]:
@@ -26,8 +38,15 @@ def _choice(inputs, name, values, default, label, description=""):
     view = types.DropdownView()
     for v in values:
         view.add_choice(v, label=str(v))
-    return inputs.enum(name, list(values), default=default, required=False, label=label,
-                       description=description, view=view)
+    return inputs.enum(
+        name,
+        list(values),
+        default=default,
+        required=False,
+        label=label,
+        description=description,
+        view=view,
+    )
 
 
 def _model_choice(inputs, ctx, name, label, description="", allow_none=False):
@@ -45,8 +64,11 @@ def _model_choice(inputs, ctx, name, label, description="", allow_none=False):
 class TrainLenet(foo.Operator):
     @property
     def config(self):
-        return config("train_lenet", "train LeNet-5",
-                      "Trains LeNet-5 on the train tag, validates on val, keeps the model")
+        return config(
+            "train_lenet",
+            "train LeNet-5",
+            "Trains LeNet-5 on the train tag, validates on val, keeps the model",
+        )
 
     def resolve_input(self, ctx):
         from classlab.lenet.config import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -71,8 +93,14 @@ class TrainLenet(foo.Operator):
         inputs.int("patience", default=d.patience, label="Early-stopping patience (0: off)")
         _choice(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
         inputs.bool("amp", default=d.amp, label="Mixed precision on CUDA")
-        _model_choice(inputs, ctx, "init_from", "Fine-tune from",
-                      "A model of this dataset to start from (same classes)", allow_none=True)
+        _model_choice(
+            inputs,
+            ctx,
+            "init_from",
+            "Fine-tune from",
+            "A model of this dataset to start from (same classes)",
+            allow_none=True,
+        )
         inputs.bool("include_augmented", default=False, label="Include augmented samples")
         inputs.str("augmented_tag", default=defaults.AUGMENTED_TAG, label="Augmented tag")
         inputs.bool("overwrite", default=False, label="Replace a model with this run key")
@@ -83,7 +111,9 @@ class TrainLenet(foo.Operator):
             if int(param(ctx, name, 1)) < 1:
                 invalid(inputs.get_property(name), "Must be a positive number")
         n = target_count(ctx)
-        return types.Property(inputs, view=types.View(label=f"ClassLab: train LeNet-5 ({n} samples)"))
+        return types.Property(
+            inputs, view=types.View(label=f"ClassLab: train LeNet-5 ({n} samples)")
+        )
 
     def execute(self, ctx):
         from classlab.lenet.runs import train_lenet
@@ -103,24 +133,37 @@ class TrainLenet(foo.Operator):
             progress=progress(ctx),
         )
         best = rec["history"][rec["best_epoch"] - 1]
-        return {"run_key": param(ctx, "run_key", "lenet_v1"), "best_epoch": rec["best_epoch"],
-                "val_acc": best["val_acc"], "val_loss": best["val_loss"],
-                "epochs_run": len(rec["history"]), "train_seconds": rec["train_seconds"],
-                "checkpoint": rec["checkpoint"], "num_params": rec["num_params"]}
+        return {
+            "run_key": param(ctx, "run_key", "lenet_v1"),
+            "best_epoch": rec["best_epoch"],
+            "val_acc": best["val_acc"],
+            "val_loss": best["val_loss"],
+            "epochs_run": len(rec["history"]),
+            "train_seconds": rec["train_seconds"],
+            "checkpoint": rec["checkpoint"],
+            "num_params": rec["num_params"],
+        }
 
 
 class ApplyLenet(foo.Operator):
     @property
     def config(self):
-        return config("apply_lenet", "apply LeNet-5",
-                      "Predictions with logits (and embeddings) from a trained model")
+        return config(
+            "apply_lenet",
+            "apply LeNet-5",
+            "Predictions with logits (and embeddings) from a trained model",
+        )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
         _model_choice(inputs, ctx, "run_key", "Model")
         inputs.str("label_field", default=defaults.LENET_FIELD, label="Prediction field")
-        inputs.str("embeddings_field", default=defaults.LENET_EMBEDDINGS,
-                   label="Embeddings field (empty: none)", required=False)
+        inputs.str(
+            "embeddings_field",
+            default=defaults.LENET_EMBEDDINGS,
+            label="Embeddings field (empty: none)",
+            required=False,
+        )
         inputs.int("batch_size", default=1024, label="Batch size")
         _choice(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
         inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
@@ -129,7 +172,9 @@ class ApplyLenet(foo.Operator):
         label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH, "Ground truth")
         inputs.bool("overwrite", default=False, label="Replace existing fields / evaluation")
         n = target_count(ctx)
-        return types.Property(inputs, view=types.View(label=f"ClassLab: apply LeNet-5 ({n} samples)"))
+        return types.Property(
+            inputs, view=types.View(label=f"ClassLab: apply LeNet-5 ({n} samples)")
+        )
 
     def execute(self, ctx):
         from classlab.lenet.apply import apply_lenet
@@ -155,8 +200,12 @@ class ApplyLenet(foo.Operator):
 class EvaluatePredictions(foo.Operator):
     @property
     def config(self):
-        return config("evaluate_predictions", "evaluate predictions",
-                      "Evaluates a classification field against ground truth", delegated=True)
+        return config(
+            "evaluate_predictions",
+            "evaluate predictions",
+            "Evaluates a classification field against ground truth",
+            delegated=True,
+        )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -187,8 +236,9 @@ class EvaluatePredictions(foo.Operator):
 class ListModels(foo.Operator):
     @property
     def config(self):
-        return config("list_models", "list models", "The LeNet models kept on this dataset",
-                      delegated=False)
+        return config(
+            "list_models", "list models", "The LeNet models kept on this dataset", delegated=False
+        )
 
     def execute(self, ctx):
         from classlab.lenet.registry import list_models
@@ -197,10 +247,16 @@ class ListModels(foo.Operator):
         rows = {}
         for key, r in models.items():
             best = r["history"][r["best_epoch"] - 1] if r.get("history") else {}
-            rows[key] = {"architecture": r["architecture"], "val_acc": best.get("val_acc"),
-                         "best_epoch": r["best_epoch"], "parent": r.get("parent"),
-                         "num_params": r["num_params"], "applied_to": r.get("applied_to", []),
-                         "created_at": r.get("created_at"), "checkpoint": r["checkpoint"]}
+            rows[key] = {
+                "architecture": r["architecture"],
+                "val_acc": best.get("val_acc"),
+                "best_epoch": r["best_epoch"],
+                "parent": r.get("parent"),
+                "num_params": r["num_params"],
+                "applied_to": r.get("applied_to", []),
+                "created_at": r.get("created_at"),
+                "checkpoint": r["checkpoint"],
+            }
         return {"models": rows, "count": len(rows)}
 
     def resolve_output(self, ctx):
@@ -244,7 +300,11 @@ class DeleteModel(foo.Operator):
     def execute(self, ctx):
         from classlab.lenet.registry import delete_model
 
-        rec = delete_model(ctx.dataset, param(ctx, "run_key"),
-                           bool(param(ctx, "delete_checkpoint", False)))
-        return {"deleted": param(ctx, "run_key"), "checkpoint": rec.get("checkpoint"),
-                "checkpoint_deleted": bool(param(ctx, "delete_checkpoint", False))}
+        rec = delete_model(
+            ctx.dataset, param(ctx, "run_key"), bool(param(ctx, "delete_checkpoint", False))
+        )
+        return {
+            "deleted": param(ctx, "run_key"),
+            "checkpoint": rec.get("checkpoint"),
+            "checkpoint_deleted": bool(param(ctx, "delete_checkpoint", False)),
+        }

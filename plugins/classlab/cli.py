@@ -35,33 +35,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = WorkflowConfig()
     p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[1])
-    p.add_argument("--mnist-dir", default=default_mnist_dir(),
-                   help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
-                   "else ../shared/datasets/mnist beside the checkout, else download)")
+    p.add_argument(
+        "--mnist-dir",
+        default=default_mnist_dir(),
+        help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
+        "else ../shared/datasets/mnist beside the checkout, else download)",
+    )
     p.add_argument("--dataset", default=defaults.MNIST_DATASET_NAME, help="dataset name")
-    p.add_argument("--subset", type=int, default=None,
-                   help="use only the first N samples of each MNIST split (a quick look)")
-    p.add_argument("--fresh", action="store_true",
-                   help="delete the dataset and its ClassLab files, and start over")
-    p.add_argument("--headless", action="store_true",
-                   help="do not open the App; print the summary and exit")
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="use only the first N samples of each MNIST split (a quick look)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the dataset and its ClassLab files, and start over",
+    )
+    p.add_argument(
+        "--headless", action="store_true", help="do not open the App; print the summary and exit"
+    )
     p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
     p.add_argument("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
-    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs,
-                   help="epochs of the fine-tuning on the augmented samples")
+    p.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=d.finetune_epochs,
+        help="epochs of the fine-tuning on the augmented samples",
+    )
     clip = p.add_argument_group("CLIP")
     clip.add_argument("--no-clip", action="store_true", help="skip the CLIP steps")
-    clip.add_argument("--clip-model", default=d.clip_model,
-                      help="open_clip model name, or hf-hub:org/repo")
-    clip.add_argument("--clip-pretrained", default=d.clip_pretrained,
-                      help="open_clip pretrained tag, or a local checkpoint file")
-    clip.add_argument("--clip-random-weights", action="store_true",
-                      help="run CLIP with RANDOM weights when no real weights are available "
-                      "(plumbing only: its accuracy means nothing, and is labelled so)")
+    clip.add_argument(
+        "--clip-model", default=d.clip_model, help="open_clip model name, or hf-hub:org/repo"
+    )
+    clip.add_argument(
+        "--clip-pretrained",
+        default=d.clip_pretrained,
+        help="open_clip pretrained tag, or a local checkpoint file",
+    )
+    clip.add_argument(
+        "--clip-random-weights",
+        action="store_true",
+        help="run CLIP with RANDOM weights when no real weights are available "
+        "(plumbing only: its accuracy means nothing, and is labelled so)",
+    )
     clip.add_argument("--clip-batch-size", type=int, default=d.clip_batch_size)
     clip.add_argument("--viz-method", default=d.viz_method, help="umap, tsne or pca")
-    p.add_argument("--only", nargs="+", choices=STEP_NAMES, metavar="STEP",
-                   help=f"run only these steps ({', '.join(STEP_NAMES)})")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=STEP_NAMES,
+        metavar="STEP",
+        help=f"run only these steps ({', '.join(STEP_NAMES)})",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the step results as JSON")
     p.add_argument("--port", type=int, default=5151, help="App port")
     p.add_argument("--address", default="127.0.0.1", help="App address")
@@ -74,12 +101,20 @@ def config_from_args(args):
     from classlab.workflow import WorkflowConfig
 
     return WorkflowConfig(
-        dataset_name=args.dataset, mnist_dir=args.mnist_dir, subset=args.subset,
-        fresh=args.fresh, device=args.device, epochs=args.epochs,
-        finetune_epochs=args.finetune_epochs, clip=not args.no_clip,
-        clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
-        clip_random_weights=args.clip_random_weights, clip_batch_size=args.clip_batch_size,
-        viz_method=args.viz_method, only=args.only,
+        dataset_name=args.dataset,
+        mnist_dir=args.mnist_dir,
+        subset=args.subset,
+        fresh=args.fresh,
+        device=args.device,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        clip=not args.no_clip,
+        clip_model=args.clip_model,
+        clip_pretrained=args.clip_pretrained,
+        clip_random_weights=args.clip_random_weights,
+        clip_batch_size=args.clip_batch_size,
+        viz_method=args.viz_method,
+        only=args.only,
     )
 
 
@@ -106,14 +141,21 @@ def _run(args) -> int:
     report = run_workflow(config_from_args(args))
     print("\nClassLab workflow on dataset %r\n%s" % (report.dataset_name, report.summary()))
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "dataset": report.dataset_name,
-            "steps": [r.as_dict() for r in report.results],
-            "comparison": report.comparison,
-        }, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "dataset": report.dataset_name,
+                    "steps": [r.as_dict() for r in report.results],
+                    "comparison": report.comparison,
+                },
+                indent=2,
+            )
+        )
     if not report.ok:
-        logger.error("Some steps failed (see above); fix the cause and run again: "
-                     "finished steps are skipped.")
+        logger.error(
+            "Some steps failed (see above); fix the cause and run again: "
+            "finished steps are skipped."
+        )
         return 1
     if args.headless:
         return 0
@@ -128,10 +170,13 @@ def _launch_app(args, dataset_name: str) -> int:
         children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="model_comparison")],
         orientation="horizontal",
     )
-    session = fo.launch_app(dataset, port=args.port, address=args.address, remote=True,
-                            spaces=spaces)
-    print(f"The App is at http://{args.address}:{args.port}/ with the model comparison panel "
-          "- press Ctrl+C to stop")
+    session = fo.launch_app(
+        dataset, port=args.port, address=args.address, remote=True, spaces=spaces
+    )
+    print(
+        f"The App is at http://{args.address}:{args.port}/ with the model comparison panel "
+        "- press Ctrl+C to stop"
+    )
     try:
         session.wait(-1)
     except KeyboardInterrupt:

@@ -45,7 +45,7 @@ def _cached(model_name: str, pretrained: str) -> Optional[bool]:
     """True when the weights are in a local cache, False when not, None when
     open_clip does not know the model/tag pair."""
     if model_name.startswith(HF_PREFIX):
-        return _hf_cached(model_name[len(HF_PREFIX):], ("open_clip_config.json",))
+        return _hf_cached(model_name[len(HF_PREFIX) :], ("open_clip_config.json",))
     from open_clip import pretrained as oc_pretrained
 
     cfg = oc_pretrained.get_pretrained_cfg(model_name, pretrained)
@@ -86,6 +86,8 @@ def clip_weights_problem(model_name: str, pretrained: Optional[str]) -> Optional
     if _offline():
         return f"The CLIP weights {what} are not in the local cache and HF_HUB_OFFLINE is set."
     if not _reachable():
-        return (f"The CLIP weights {what} are not in the local cache and huggingface.co is "
-                "unreachable (offline).")
+        return (
+            f"The CLIP weights {what} are not in the local cache and huggingface.co is "
+            "unreachable (offline)."
+        )
     return None

@@ -266,8 +266,9 @@ class Runner:
         t0 = time.perf_counter()
         if step.done():
             logger.info("%s: already done, skipping (use --fresh to start over)", head)
-            return StepResult(step.name, "skipped", time.perf_counter() - t0,
-                              message="already done")
+            return StepResult(
+                step.name, "skipped", time.perf_counter() - t0, message="already done"
+            )
         logger.info("%s: %s ...", head, step.title)
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         with MemorySampler() as mem, progress_to_log(step.name, self.progress_interval):
@@ -278,10 +279,17 @@ class Runner:
                 logger.error("%s failed: %s", head, message)
         seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         if status == "done":
-            logger.info("%s: done in %.1f s (CPU %.1f s), peak RSS %.0f MiB%s", head, seconds,
-                        cpu, mem.peak_mb, f" - {message}" if message else "")
-        return StepResult(step.name, status, seconds, mem.peak_mb, mem.start_mb,
-                          mem.peak_db_mb, message, cpu)
+            logger.info(
+                "%s: done in %.1f s (CPU %.1f s), peak RSS %.0f MiB%s",
+                head,
+                seconds,
+                cpu,
+                mem.peak_mb,
+                f" - {message}" if message else "",
+            )
+        return StepResult(
+            step.name, status, seconds, mem.peak_mb, mem.start_mb, mem.peak_db_mb, message, cpu
+        )
 
 
 def _cpu_seconds() -> float:
@@ -290,8 +298,10 @@ def _cpu_seconds() -> float:
     grows while CPU time stays close to the work done."""
     import resource
 
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -321,18 +331,19 @@ def format_summary(results: list[StepResult]) -> str:
     rows = [("step", "status", "time", "CPU", "peak RSS", "db RSS", "result")]
     for r in results:
         ran = r.status in ("done", "failed")
-        rows.append((
-            r.name,
-            r.status,
-            f"{r.seconds:.1f} s" if ran or r.seconds else "-",
-            f"{r.cpu_seconds:.1f} s" if ran else "-",
-            f"{r.peak_rss_mb:.0f} MiB" if ran else "-",
-            f"{r.peak_db_rss_mb:.0f} MiB" if ran and r.peak_db_rss_mb else "-",
-            r.message,
-        ))
+        rows.append(
+            (
+                r.name,
+                r.status,
+                f"{r.seconds:.1f} s" if ran or r.seconds else "-",
+                f"{r.cpu_seconds:.1f} s" if ran else "-",
+                f"{r.peak_rss_mb:.0f} MiB" if ran else "-",
+                f"{r.peak_db_rss_mb:.0f} MiB" if ran and r.peak_db_rss_mb else "-",
+                r.message,
+            )
+        )
     widths = [max(len(row[c]) for row in rows) for c in range(6)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row[:6], widths)) + "  " + row[6]
-             for row in rows]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row[:6], widths)) + "  " + row[6] for row in rows]
     total = sum(r.seconds for r in results)
     peak = max((r.peak_rss_mb for r in results), default=0.0)
     lines.append(f"total {total:.1f} s, peak RSS {peak:.0f} MiB")

@@ -32,8 +32,9 @@ def _wait_url(url: str, proc, log: Path, timeout: float = 180) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"the main job exited ({proc.returncode}):\n"
-                                 f"{log.read_text()[-4000:]}")
+            raise AssertionError(
+                f"the main job exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+            )
         try:
             urllib.request.urlopen(url, timeout=2)
             return
@@ -48,16 +49,34 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
     # the workflow on a small sample (no CLIP), then the main command: every step is
     # already done, so it goes straight to the App
     docs = os.environ.get("CLASSLAB_SCREENSHOT_DIR")
-    cfg = WorkflowConfig(dataset_name=dataset_name, mnist_dir=str(mnist_dir),
-                         subset=1000 if docs else 100, clip=False, device="cpu",
-                         epochs=3 if docs else 1, finetune_epochs=1)
+    cfg = WorkflowConfig(
+        dataset_name=dataset_name,
+        mnist_dir=str(mnist_dir),
+        subset=1000 if docs else 100,
+        clip=False,
+        device="cpu",
+        epochs=3 if docs else 1,
+        finetune_epochs=1,
+    )
     assert run_workflow(cfg).ok
     port, log = _free_port(), tmp_path / "main.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "classlab", "--dataset", dataset_name, "--mnist-dir",
-             str(mnist_dir), "--no-clip", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+            [
+                sys.executable,
+                "-m",
+                "classlab",
+                "--dataset",
+                dataset_name,
+                "--mnist-dir",
+                str(mnist_dir),
+                "--no-clip",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
         )
     try:
         url = f"http://127.0.0.1:{port}/"

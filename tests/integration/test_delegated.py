@@ -30,8 +30,12 @@ def worker(tmp_path):
     def start():
         log = open(tmp_path / "worker.log", "w")
         exe = Path(sys.executable).with_name("fiftyone")
-        proc = subprocess.Popen([str(exe), "delegated", "launch"], env=dict(os.environ),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(exe), "delegated", "launch"],
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         procs.append((proc, log))
         return proc
 
@@ -59,19 +63,28 @@ def _wait(op_ids, proc, log_path, timeout=180.0):
         if proc.poll() is not None:
             pytest.fail(f"the worker exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
         time.sleep(1.0)
-    pytest.fail(f"delegated operations did not finish in {timeout} s:\n"
-                f"{log_path.read_text()[-3000:]}")
+    pytest.fail(
+        f"delegated operations did not finish in {timeout} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def test_queue_from_sdk_run_by_worker(mnist_base, mnist_dir, dataset_name, tmp_path, worker):
     assert mnist_base.persistent  # a worker loads the context's dataset by name
     empty = tmp_path / "empty"
     empty.mkdir()
-    ok = run_operator("load_mnist", dataset=mnist_base, request_delegation=True, params=dict(
-        source_dir=str(mnist_dir), dataset_name=dataset_name, limit_per_split=25))
+    ok = run_operator(
+        "load_mnist",
+        dataset=mnist_base,
+        request_delegation=True,
+        params=dict(source_dir=str(mnist_dir), dataset_name=dataset_name, limit_per_split=25),
+    )
     bad_name = dataset_name + "-bad"
-    bad = run_operator("load_mnist", dataset=mnist_base, request_delegation=True, params=dict(
-        source_dir=str(empty), dataset_name=bad_name))
+    bad = run_operator(
+        "load_mnist",
+        dataset=mnist_base,
+        request_delegation=True,
+        params=dict(source_dir=str(empty), dataset_name=bad_name),
+    )
     # queued, not run: nothing exists yet
     assert str(ok["run_state"]) == "queued" and str(bad["run_state"]) == "queued"
     assert not fo.dataset_exists(dataset_name)
@@ -101,7 +114,10 @@ def test_queue_from_sdk_run_by_worker(mnist_base, mnist_dir, dataset_name, tmp_p
 
 def test_operator_without_delegation_runs_immediately(mnist_small):
     # split_dataset is quick and declares no delegation: asking for it runs it now
-    res = run_operator("split_dataset", view=mnist_small.match_tags("train"),
-                       request_delegation=True,
-                       params=dict(train=0.8, val=0.2, overwrite=True))
+    res = run_operator(
+        "split_dataset",
+        view=mnist_small.match_tags("train"),
+        request_delegation=True,
+        params=dict(train=0.8, val=0.2, overwrite=True),
+    )
     assert res["counts"] == {"train": 240, "val": 60}

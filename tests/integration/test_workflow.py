@@ -20,11 +20,19 @@ def _statuses(report):
 
 def test_first_steps_skip_clip_offline_and_rerun_skips(mnist_dir, dataset_name, caplog):
     caplog.set_level(logging.INFO, logger="classlab")
-    cfg = WorkflowConfig(dataset_name=dataset_name, mnist_dir=str(mnist_dir), subset=40,
-                         only=["load_mnist", "split", "clip_embeddings", "zero_shot"])
+    cfg = WorkflowConfig(
+        dataset_name=dataset_name,
+        mnist_dir=str(mnist_dir),
+        subset=40,
+        only=["load_mnist", "split", "clip_embeddings", "zero_shot"],
+    )
     report = run_workflow(cfg)
-    assert _statuses(report) == {"load_mnist": "done", "split": "done",
-                                 "clip_embeddings": "unavailable", "zero_shot": "unavailable"}
+    assert _statuses(report) == {
+        "load_mnist": "done",
+        "split": "done",
+        "clip_embeddings": "unavailable",
+        "zero_shot": "unavailable",
+    }
     clip = next(r for r in report.results if r.name == "clip_embeddings")
     assert "HF_HUB_OFFLINE" in clip.message and "--clip-random-weights" in clip.message
     ds = fo.load_dataset(dataset_name)
@@ -40,8 +48,9 @@ def test_first_steps_skip_clip_offline_and_rerun_skips(mnist_dir, dataset_name, 
 
 
 def test_fresh_starts_over(mnist_dir, dataset_name, tmp_root):
-    cfg = WorkflowConfig(dataset_name=dataset_name, mnist_dir=str(mnist_dir), subset=10,
-                         only=["load_mnist"])
+    cfg = WorkflowConfig(
+        dataset_name=dataset_name, mnist_dir=str(mnist_dir), subset=10, only=["load_mnist"]
+    )
     run_workflow(cfg)
     first = fo.load_dataset(dataset_name).first().id
     cfg.fresh = True
@@ -51,8 +60,22 @@ def test_fresh_starts_over(mnist_dir, dataset_name, tmp_root):
 
 def test_cli_headless_writes_summary(mnist_dir, dataset_name, tmp_path, capsys):
     out = tmp_path / "steps.json"
-    rc = main(["--headless", "--dataset", dataset_name, "--mnist-dir", str(mnist_dir),
-               "--subset", "10", "--only", "load_mnist", "split", "--json", str(out)])
+    rc = main(
+        [
+            "--headless",
+            "--dataset",
+            dataset_name,
+            "--mnist-dir",
+            str(mnist_dir),
+            "--subset",
+            "10",
+            "--only",
+            "load_mnist",
+            "split",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "load_mnist" in text and "peak RSS" in text and "total" in text
@@ -64,8 +87,18 @@ def test_cli_headless_writes_summary(mnist_dir, dataset_name, tmp_path, capsys):
 
 
 def test_cli_reports_a_failed_step(tmp_path, dataset_name, capsys):
-    rc = main(["--headless", "--dataset", dataset_name, "--mnist-dir", str(tmp_path),
-               "--only", "load_mnist", "split"])
+    rc = main(
+        [
+            "--headless",
+            "--dataset",
+            dataset_name,
+            "--mnist-dir",
+            str(tmp_path),
+            "--only",
+            "load_mnist",
+            "split",
+        ]
+    )
     assert rc == 1
     text = capsys.readouterr().out
     assert "failed" in text and "lacks the MNIST IDX" in text and "not run" in text
@@ -85,18 +118,32 @@ def test_workflow_end_to_end(mnist_dir, dataset_name, caplog):
 
     caplog.set_level(logging.INFO, logger="classlab")
     cfg = WorkflowConfig(
-        dataset_name=dataset_name, mnist_dir=str(mnist_dir), subset=200, device="cpu",
-        clip_model=register_tiny_clip(), clip_random_weights=True, viz_method="pca",
-        epochs=1, finetune_epochs=1,
+        dataset_name=dataset_name,
+        mnist_dir=str(mnist_dir),
+        subset=200,
+        device="cpu",
+        clip_model=register_tiny_clip(),
+        clip_random_weights=True,
+        viz_method="pca",
+        epochs=1,
+        finetune_epochs=1,
     )
     report = run_workflow(cfg)
     assert _statuses(report) == {name: "done" for name in STEP_NAMES}, report.summary()
 
     ds = fo.load_dataset(dataset_name)
     schema = ds.get_field_schema()
-    for f in (defaults.CLIP_EMBEDDINGS, defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD,
-              defaults.LENET_EMBEDDINGS, "lenet_v2", "lenet_hardness", "lenet_mistakenness",
-              "lenet_embeddings_uniqueness", "lenet_embeddings_representativeness"):
+    for f in (
+        defaults.CLIP_EMBEDDINGS,
+        defaults.CLIP_ZERO_SHOT,
+        defaults.LENET_FIELD,
+        defaults.LENET_EMBEDDINGS,
+        "lenet_v2",
+        "lenet_hardness",
+        "lenet_mistakenness",
+        "lenet_embeddings_uniqueness",
+        "lenet_embeddings_representativeness",
+    ):
         assert f in schema, f
     assert set(ds.list_evaluations()) >= {"eval_clip", "eval_lenet", "eval_lenet_v2"}
     assert set(ds.list_brain_runs()) >= {defaults.CLIP_VIZ_KEY, defaults.CLIP_SIM_KEY}

@@ -14,20 +14,29 @@ def tiny():
 
 @pytest.fixture
 def model(tiny):
-    return {"model_name": tiny, "random_weights": True, "device": "cpu", "batch_size": 64, "num_workers": 2}
+    return {
+        "model_name": tiny,
+        "random_weights": True,
+        "device": "cpu",
+        "batch_size": 64,
+        "num_workers": 2,
+    }
 
 
 def test_operators_are_listed():
     import fiftyone.operators as foo
 
     names = {op.uri for op in foo.list_operators()}
-    assert {"@classlab/classlab/compute_clip_embeddings",
-            "@classlab/classlab/zero_shot_classify"} <= names
+    assert {
+        "@classlab/classlab/compute_clip_embeddings",
+        "@classlab/classlab/zero_shot_classify",
+    } <= names
 
 
 def test_embeddings_map_and_index(execute, mnist_small, model, tiny):
     res = execute(
-        "compute_clip_embeddings", dataset=mnist_small,
+        "compute_clip_embeddings",
+        dataset=mnist_small,
         params=dict(model, compute_viz=True, viz_method="pca", compute_similarity=True),
     ).result
     assert res["num_embedded"] == len(mnist_small) == 600 and res["num_failed"] == 0
@@ -43,18 +52,21 @@ def test_embeddings_map_and_index(execute, mnist_small, model, tiny):
     again = execute("compute_clip_embeddings", view=mnist_small.limit(50), params=model).result
     assert again["num_embedded"] == 0 and again["num_skipped_existing"] == 50
     # identical images give identical embeddings with the seeded random model
-    redo = execute("compute_clip_embeddings", view=mnist_small.limit(5),
-                   params=dict(model, skip_existing=False)).result
+    redo = execute(
+        "compute_clip_embeddings",
+        view=mnist_small.limit(5),
+        params=dict(model, skip_existing=False),
+    ).result
     assert redo["num_embedded"] == 5
-    np.testing.assert_allclose(np.stack(mnist_small.limit(5).values("clip_embeddings")),
-                               vecs[:5], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.stack(mnist_small.limit(5).values("clip_embeddings")), vecs[:5], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_zero_shot_reuses_embeddings_and_evaluates(execute, mnist_small, model):
     view = mnist_small.match_tags("test")
     execute("compute_clip_embeddings", view=view.limit(100), params=model)
-    res = execute("zero_shot_classify", view=view,
-                  params=dict(model, template_set="mnist")).result
+    res = execute("zero_shot_classify", view=view, params=dict(model, template_set="mnist")).result
     assert res["num_predicted"] == 300 and res["num_reused_embeddings"] == 100
     assert res["prompt_names"]["3 - three"] == "3"
     assert res["classes"] == sorted(mnist_small.distinct("ground_truth.label"))
@@ -70,18 +82,34 @@ def test_zero_shot_reuses_embeddings_and_evaluates(execute, mnist_small, model):
 
 def test_zero_shot_own_templates_classes_and_names(execute, mnist_small, model):
     view = mnist_small.limit(40)
-    res = execute("zero_shot_classify", view=view, params=dict(
-        model, classes=["0 - zero", "1 - one", "2 - two"], templates=["digit {}", "a {} digit"],
-        prompt_names="0 - zero: nought\n1 - one: one", prompt_style="last",
-        label_field="zs3", evaluate=False, embeddings_field="",
-    )).result
+    res = execute(
+        "zero_shot_classify",
+        view=view,
+        params=dict(
+            model,
+            classes=["0 - zero", "1 - one", "2 - two"],
+            templates=["digit {}", "a {} digit"],
+            prompt_names="0 - zero: nought\n1 - one: one",
+            prompt_style="last",
+            label_field="zs3",
+            evaluate=False,
+            embeddings_field="",
+        ),
+    ).result
     assert res["prompt_names"] == {"0 - zero": "nought", "1 - one": "one", "2 - two": "two"}
     assert res["templates"] == ["digit {}", "a {} digit"]
     assert set(view.distinct("zs3.label")) <= {"0 - zero", "1 - one", "2 - two"}
     assert "eval_clip" not in mnist_small.list_evaluations()
-    res = execute("zero_shot_classify", view=view, params=dict(
-        model, prompt_names={"9 - nine": "niner"}, label_field="zs10", evaluate=False,
-    )).result
+    res = execute(
+        "zero_shot_classify",
+        view=view,
+        params=dict(
+            model,
+            prompt_names={"9 - nine": "niner"},
+            label_field="zs10",
+            evaluate=False,
+        ),
+    ).result
     assert res["prompt_names"]["9 - nine"] == "niner"
 
 
@@ -92,10 +120,17 @@ def test_zero_shot_with_local_checkpoint(execute, mnist_small, tiny, tmp_path):
     base = load_clip(check_spec(tiny, None, random_weights=True), "cpu")
     path = tmp_path / "tiny-finetuned.pt"
     torch.save({k: v * 1.01 for k, v in base.model.state_dict().items()}, path)
-    res = execute("zero_shot_classify", view=mnist_small.limit(30), params={
-        "model_name": tiny, "pretrained": str(path), "device": "cpu", "evaluate": False,
-        "embeddings_field": "",
-    }).result
+    res = execute(
+        "zero_shot_classify",
+        view=mnist_small.limit(30),
+        params={
+            "model_name": tiny,
+            "pretrained": str(path),
+            "device": "cpu",
+            "evaluate": False,
+            "embeddings_field": "",
+        },
+    ).result
     assert res["num_predicted"] == 30 and "tiny-finetuned.pt" in res["model"]
     assert records.get_record(mnist_small, "clip", "clip_zero_shot")["pretrained"] == str(path)
 
@@ -111,8 +146,11 @@ def test_unreadable_images_skip_or_raise(execute, mnist_small, model, tmp_path, 
         with pytest.raises(ExecutionError, match="could not be read.*missing.png"):
             execute("compute_clip_embeddings", view=view, params=dict(model, on_error="raise"))
         with pytest.raises(ExecutionError, match="could not be read.*corrupt.png"):
-            execute("zero_shot_classify", view=mnist_small.select(ids[1:]).concat(
-                mnist_small.skip(2).limit(5)), params=dict(model, on_error="raise"))
+            execute(
+                "zero_shot_classify",
+                view=mnist_small.select(ids[1:]).concat(mnist_small.skip(2).limit(5)),
+                params=dict(model, on_error="raise"),
+            )
     res = execute("compute_clip_embeddings", view=view, params=model).result
     assert res["num_embedded"] == 18 and res["num_failed"] == 2
     assert {f["filepath"] for f in res["failed"]} == {str(tmp_path / "missing.png"), str(corrupt)}
@@ -122,8 +160,7 @@ def test_unreadable_images_skip_or_raise(execute, mnist_small, model, tmp_path, 
     assert view.count("clip_zero_shot") == 18
 
 
-def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, tmp_path,
-                                            unchanged):
+def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, tmp_path, unchanged):
     execute("compute_clip_embeddings", view=mnist_small.limit(10), params=model)
     other = tmp_path / "other.pt"
     import torch
@@ -134,20 +171,40 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
     cases = [
         (emb, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
         (zs, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
-        (emb, mnist_small, {"model_name": "ViT-B-32", "pretrained": "laion9b"},
-         "Unknown pretrained tag 'laion9b'"),
-        (emb, mnist_small, {"model_name": "ViT-B-32", "pretrained": "laion2b_s34b_b79k",
-                            "device": "cpu", "embeddings_field": "vitb32"},
-         "Could not download the weights of CLIP model ViT-B-32 / laion2b_s34b_b79k"),
+        (
+            emb,
+            mnist_small,
+            {"model_name": "ViT-B-32", "pretrained": "laion9b"},
+            "Unknown pretrained tag 'laion9b'",
+        ),
+        (
+            emb,
+            mnist_small,
+            {
+                "model_name": "ViT-B-32",
+                "pretrained": "laion2b_s34b_b79k",
+                "device": "cpu",
+                "embeddings_field": "vitb32",
+            },
+            "Could not download the weights of CLIP model ViT-B-32 / laion2b_s34b_b79k",
+        ),
         (zs, mnist_small, dict(model, classes=["0 - zero", "0 - zero", "1 - one"]), "distinct"),
         (zs, mnist_small, dict(model, classes=["0 - zero"]), "distinct"),
         (zs, mnist_small.match({"ground_truth.label": "3 - three"}), model, "at least two"),
         (zs, mnist_small, dict(model, templates=["a photo of a digit"]), "slot"),
         (zs, mnist_small, dict(model, prompt_names={"0 - zero": "1"}), "indistinguishable"),
-        (zs, mnist_small, {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
-         "holds embeddings made by ClassLab-Tiny-ViT \\(random weights"),
-        (emb, mnist_small, {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
-         "choose another embeddings field, or pass overwrite=True"),
+        (
+            zs,
+            mnist_small,
+            {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
+            "holds embeddings made by ClassLab-Tiny-ViT \\(random weights",
+        ),
+        (
+            emb,
+            mnist_small,
+            {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
+            "choose another embeddings field, or pass overwrite=True",
+        ),
         (emb, mnist_small.limit(0), model, "no samples"),
         (zs, mnist_small.limit(0), model, "no samples"),
         (emb, mnist_small, dict(model, embeddings_field="ground_truth"), "not embeddings"),
@@ -170,10 +227,18 @@ def test_overwrite_replaces_other_model(execute, mnist_small, model, tiny, tmp_p
 
     execute("compute_clip_embeddings", view=mnist_small.limit(10), params=model)
     other = tmp_path / "other.pt"
-    torch.save({k: v * 1.5 for k, v in
-                load_clip(check_spec(tiny, None, True), "cpu").model.state_dict().items()}, other)
-    res = execute("compute_clip_embeddings", view=mnist_small.limit(4), params={
-        "model_name": tiny, "pretrained": str(other), "device": "cpu", "overwrite": True}).result
+    torch.save(
+        {
+            k: v * 1.5
+            for k, v in load_clip(check_spec(tiny, None, True), "cpu").model.state_dict().items()
+        },
+        other,
+    )
+    res = execute(
+        "compute_clip_embeddings",
+        view=mnist_small.limit(4),
+        params={"model_name": tiny, "pretrained": str(other), "device": "cpu", "overwrite": True},
+    ).result
     assert res["num_embedded"] == 4 and mnist_small.count("clip_embeddings") == 4
     rec = records.get_record(mnist_small, "clip", "clip_embeddings")
     assert rec["pretrained"] == str(other) and rec["random_weights"] is False
@@ -183,8 +248,9 @@ def test_delegated_execution(execute, mnist_small, model):
     from fiftyone.operators.delegated import DelegatedOperationService
 
     mnist_small.persistent = True
-    queued = execute("compute_clip_embeddings", view=mnist_small.limit(30),
-                     params=model, request_delegation=True)
+    queued = execute(
+        "compute_clip_embeddings", view=mnist_small.limit(30), params=model, request_delegation=True
+    )
     assert queued.delegated
     svc = DelegatedOperationService()
     ops = svc.get_queued_operations(dataset_name=mnist_small.name)
@@ -202,6 +268,7 @@ def test_zero_shot_on_unlabelled_data(execute, mnist_small, model, dataset_name)
 
     ds = fo.Dataset(dataset_name)
     ds.add_samples([fo.Sample(filepath=p) for p in mnist_small.limit(12).values("filepath")])
-    res = execute("zero_shot_classify", dataset=ds, params=dict(
-        model, classes=["cat", "dog"], evaluate=False)).result
+    res = execute(
+        "zero_shot_classify", dataset=ds, params=dict(model, classes=["cat", "dog"], evaluate=False)
+    ).result
     assert res["num_predicted"] == 12 and set(ds.distinct("clip_zero_shot.label")) <= {"cat", "dog"}

@@ -26,8 +26,14 @@ def trained(mnist_base):
 
 def test_operators_are_listed():
     names = {op.uri for op in foo.list_operators()}
-    for name in ("train_lenet", "apply_lenet", "evaluate_predictions", "list_models",
-                 "rename_model", "delete_model"):
+    for name in (
+        "train_lenet",
+        "apply_lenet",
+        "evaluate_predictions",
+        "list_models",
+        "rename_model",
+        "delete_model",
+    ):
         assert f"@classlab/classlab/{name}" in names
 
 
@@ -45,20 +51,34 @@ def test_train_records_the_model(trained):
 
 def test_train_reports_progress_per_epoch(execute, trained):
     seen = []
-    train_lenet(trained, run_key="progress_run", config=dict(epochs=2, **{
-        k: v for k, v in FAST.items() if k != "epochs"}), progress=lambda f, label: seen.append(label))
+    train_lenet(
+        trained,
+        run_key="progress_run",
+        config=dict(epochs=2, **{k: v for k, v in FAST.items() if k != "epochs"}),
+        progress=lambda f, label: seen.append(label),
+    )
     epochs = [s for s in seen if s and s.startswith("epoch ")]
     assert any("epoch 1/2" in s for s in epochs) and any("epoch 2/2" in s for s in epochs)
     assert all("val loss" in s and "acc" in s for s in epochs)
-    execute("delete_model", dataset=trained, params={"run_key": "progress_run",
-                                                         "delete_checkpoint": True})
+    execute(
+        "delete_model",
+        dataset=trained,
+        params={"run_key": "progress_run", "delete_checkpoint": True},
+    )
 
 
 def test_apply_writes_logits_embeddings_and_evaluates(execute, trained):
     view = trained.match_tags("test")
-    res = execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_a",
-                                                        "embeddings_field": "emb_a",
-                                                        "eval_key": "eval_a"}).result
+    res = execute(
+        "apply_lenet",
+        view=view,
+        params={
+            "run_key": "base",
+            "label_field": "pred_a",
+            "embeddings_field": "emb_a",
+            "eval_key": "eval_a",
+        },
+    ).result
     assert res["num_samples"] == 300 and 0 <= res["accuracy"] <= 1
     pred = view.first()["pred_a"]
     assert pred.label in list_models(trained)["base"]["classes"]
@@ -69,16 +89,27 @@ def test_apply_writes_logits_embeddings_and_evaluates(execute, trained):
     rec = list_models(trained)["base"]
     assert "pred_a" in rec["applied_to"] and rec["images_per_second"] > 0
     # evaluate the same field again, top-2 from the logits
-    ev = execute("evaluate_predictions", view=view,
-                 params={"pred_field": "pred_a", "eval_key": "eval_a2", "k": 2}).result
+    ev = execute(
+        "evaluate_predictions",
+        view=view,
+        params={"pred_field": "pred_a", "eval_key": "eval_a2", "k": 2},
+    ).result
     assert ev["accuracy"] == pytest.approx(res["accuracy"])
     assert ev["top_2_accuracy"] >= ev["accuracy"]
 
 
 def test_fine_tune_from_checkpoint(execute, trained):
-    res = execute("train_lenet", dataset=trained,
-                  params={"run_key": "tuned", "init_from": "base", "epochs": 1, "batch_size": 64,
-                              "architecture": "lenet5_modern"}).result
+    res = execute(
+        "train_lenet",
+        dataset=trained,
+        params={
+            "run_key": "tuned",
+            "init_from": "base",
+            "epochs": 1,
+            "batch_size": 64,
+            "architecture": "lenet5_modern",
+        },
+    ).result
     rec = list_models(trained)["tuned"]
     assert rec["parent"] == "base" and rec["architecture"] == "lenet5"  # the parent's
     base = list_models(trained)["base"]
@@ -91,12 +122,18 @@ def test_include_augmented(execute, trained, tmp_path):
     ds = trained.clone()
     try:
         src = ds.match_tags("train").limit(10)
-        copies = [fo.Sample(filepath=s.filepath, tags=["augmented"],
-                            ground_truth=fo.Classification(label=s.ground_truth.label))
-                  for s in src]
+        copies = [
+            fo.Sample(
+                filepath=s.filepath,
+                tags=["augmented"],
+                ground_truth=fo.Classification(label=s.ground_truth.label),
+            )
+            for s in src
+        ]
         ds.add_samples(copies)
-        execute("train_lenet", dataset=ds, params=dict(run_key="aug", include_augmented=True,
-                                                       **FAST))
+        execute(
+            "train_lenet", dataset=ds, params=dict(run_key="aug", include_augmented=True, **FAST)
+        )
         execute("train_lenet", dataset=ds, params=dict(run_key="noaug", **FAST))
         models = list_models(ds)
         assert models["aug"]["num_train"] == 250 and models["noaug"]["num_train"] == 240
@@ -120,16 +157,27 @@ def test_rename_list_delete(execute, trained):
 
 # ---- bad inputs: a clear error and nothing changed -------------------------------------
 
-@pytest.mark.parametrize("params, view_fn, message", [
-    ({"train_tag": "nope"}, None, "train split"),
-    ({"val_tag": "nope"}, None, "validation split"),
-    ({"label_field": "filepath"}, None, "label_field|does not hold Classification"),
-    ({"init_from": "ghost"}, None, "No model .*'ghost'"),
-    ({"run_key": "base"}, None, "exists"),
-    ({"device": "cuda"}, None, "no CUDA GPU"),
-    ({}, lambda ds: ds.match(F("ground_truth.label") != "3 - three")
-     .match_tags("train").concat(ds.match_tags("val")), "classes the train split lacks"),
-])
+
+@pytest.mark.parametrize(
+    "params, view_fn, message",
+    [
+        ({"train_tag": "nope"}, None, "train split"),
+        ({"val_tag": "nope"}, None, "validation split"),
+        ({"label_field": "filepath"}, None, "label_field|does not hold Classification"),
+        ({"init_from": "ghost"}, None, "No model .*'ghost'"),
+        ({"run_key": "base"}, None, "exists"),
+        ({"device": "cuda"}, None, "no CUDA GPU"),
+        (
+            {},
+            lambda ds: (
+                ds.match(F("ground_truth.label") != "3 - three")
+                .match_tags("train")
+                .concat(ds.match_tags("val"))
+            ),
+            "classes the train split lacks",
+        ),
+    ],
+)
 def test_train_bad_inputs(execute, trained, unchanged, params, view_fn, message):
     import torch
 
@@ -145,8 +193,11 @@ def test_train_unreadable_image(execute, trained, unchanged, tmp_path):
     try:
         bad = tmp_path / "broken.png"
         bad.write_bytes(b"\x89PNG garbage")
-        ds.add_sample(fo.Sample(filepath=str(bad), tags=["train"],
-                                ground_truth=fo.Classification(label="1 - one")))
+        ds.add_sample(
+            fo.Sample(
+                filepath=str(bad), tags=["train"], ground_truth=fo.Classification(label="1 - one")
+            )
+        )
         with unchanged(ds):
             with pytest.raises(ExecutionError, match="Cannot read image"):
                 execute("train_lenet", dataset=ds, params=dict(run_key="x", **FAST))
@@ -166,15 +217,17 @@ def test_checkpoint_problems(execute, trained, unchanged):
         Path(list_models(ds)["gone"]["checkpoint"]).unlink()
         with unchanged(ds):
             with pytest.raises(ExecutionError, match="same classes"):
-                execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="five",
-                                                               **FAST))
+                execute(
+                    "train_lenet", dataset=ds, params=dict(run_key="ft", init_from="five", **FAST)
+                )
             with pytest.raises(ExecutionError, match="does not know"):
                 execute("apply_lenet", dataset=ds, params={"run_key": "five"})
             with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
                 execute("apply_lenet", dataset=ds, params={"run_key": "gone"})
             with pytest.raises(ExecutionError, match="checkpoint .* is missing"):
-                execute("train_lenet", dataset=ds, params=dict(run_key="ft", init_from="gone",
-                                                               **FAST))
+                execute(
+                    "train_lenet", dataset=ds, params=dict(run_key="ft", init_from="gone", **FAST)
+                )
             with pytest.raises(ExecutionError, match="No model .*'ghost'"):
                 execute("apply_lenet", dataset=ds, params={"run_key": "ghost"})
     finally:
@@ -183,14 +236,37 @@ def test_checkpoint_problems(execute, trained, unchanged):
 
 def test_apply_refuses_existing_field_without_overwrite(execute, trained, unchanged):
     view = trained.match_tags("test").limit(50)
-    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
-                                                  "embeddings_field": "", "eval_key": "eval_o"})
+    execute(
+        "apply_lenet",
+        view=view,
+        params={
+            "run_key": "base",
+            "label_field": "pred_o",
+            "embeddings_field": "",
+            "eval_key": "eval_o",
+        },
+    )
     assert not trained.has_field("lenet_embeddings")
     with unchanged(trained), pytest.raises(ExecutionError, match="already exist"):
-        execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
-                                                      "embeddings_field": "",
-                                                      "eval_key": "eval_o"})
-    execute("apply_lenet", view=view, params={"run_key": "base", "label_field": "pred_o",
-                                                  "embeddings_field": "", "eval_key": "eval_o",
-                                                  "overwrite": True})
+        execute(
+            "apply_lenet",
+            view=view,
+            params={
+                "run_key": "base",
+                "label_field": "pred_o",
+                "embeddings_field": "",
+                "eval_key": "eval_o",
+            },
+        )
+    execute(
+        "apply_lenet",
+        view=view,
+        params={
+            "run_key": "base",
+            "label_field": "pred_o",
+            "embeddings_field": "",
+            "eval_key": "eval_o",
+            "overwrite": True,
+        },
+    )
     assert trained.count("pred_o") == 50

@@ -26,9 +26,20 @@ def start_private_mongod(db_dir: Path) -> str:
         port = sock.getsockname()[1]
     db_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [str(pkg / "db" / "bin" / "mongod"), "--dbpath", str(db_dir), "--port", str(port),
-         "--bind_ip", "127.0.0.1", "--nounixsocket", "--logpath", str(db_dir / "mongod.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            str(pkg / "db" / "bin" / "mongod"),
+            "--dbpath",
+            str(db_dir),
+            "--port",
+            str(port),
+            "--bind_ip",
+            "127.0.0.1",
+            "--nounixsocket",
+            "--logpath",
+            str(db_dir / "mongod.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     atexit.register(lambda: (proc.terminate(), proc.wait(30)))  # before earlier-registered exits
     deadline = time.monotonic() + 60

@@ -172,9 +172,17 @@ def test_zero_shot_equals_open_clip(tiny, tiny_loaded, mnist_small):
 
     progress = []
     result = zero_shot_classify(
-        view, model_name=tiny, random_weights=True, classes=classes, prompt_style="last",
-        template_set="generic", embeddings_field="", num_workers=2, device="cpu",
-        evaluate=False, progress=lambda f, label: progress.append(f),
+        view,
+        model_name=tiny,
+        random_weights=True,
+        classes=classes,
+        prompt_style="last",
+        template_set="generic",
+        embeddings_field="",
+        num_workers=2,
+        device="cpu",
+        evaluate=False,
+        progress=lambda f, label: progress.append(f),
     )
     assert result["num_predicted"] == 48 and progress[-1] == 1.0
     ours = np.array([c.logits for c in view.values("clip_zero_shot")])

@@ -120,7 +120,10 @@ def test_hardness_and_mistakenness_equal_brains_own(mnist_small, logits):
     pred_scores = ["mistakenness"] + (["hardness"] if logits else [])
     ours = scores.compute_sample_scores(mnist_small, pred_scores, pred_field="lenet")
     fob.compute_mistakenness(
-        mnist_small, "lenet", label_field="ground_truth", mistakenness_field="b_mist",
+        mnist_small,
+        "lenet",
+        label_field="ground_truth",
+        mistakenness_field="b_mist",
         use_logits=logits,
     )
     pairs = [(ours["mistakenness"], "b_mist")]

@@ -38,8 +38,9 @@ def _tensors(mnist_dir, n=600):
 
 def test_fit_tensors_learns(mnist_dir):
     x, y = _tensors(mnist_dir)
-    res = fit_tensors(x[:500], y[:500], x[500:], y[500:],
-                      TrainConfig(architecture="lenet5", **FAST), "cpu")
+    res = fit_tensors(
+        x[:500], y[:500], x[500:], y[500:], TrainConfig(architecture="lenet5", **FAST), "cpu"
+    )
     assert res.history[-1]["val_acc"] > 0.5  # 10 classes: chance is 0.1
     logits, feats = predict(res.model, x[500:], 64, "cpu", features=True)
     assert logits.shape == (100, 10) and feats.shape == (100, 84)
@@ -59,8 +60,9 @@ def test_fit_tensors_is_reproducible_on_cpu(mnist_dir):
 def test_early_stopping_keeps_best_epoch(mnist_dir):
     x, y = _tensors(mnist_dir, 300)
     # a learning rate this high diverges: validation loss stops improving
-    cfg = TrainConfig(epochs=8, patience=1, lr=5.0, optimizer="sgd", schedule="constant",
-                      batch_size=32)
+    cfg = TrainConfig(
+        epochs=8, patience=1, lr=5.0, optimizer="sgd", schedule="constant", batch_size=32
+    )
     res = fit_tensors(x[:200], y[:200], x[200:], y[200:], cfg, "cpu")
     losses = [r["val_loss"] for r in res.history]
     assert res.stopped_early and len(res.history) < 8

@@ -27,11 +27,13 @@ def test_a_failed_step_stops_the_rest_unless_optional():
     def boom():
         raise ValueError("the operator said no")
 
-    results = run_steps([
-        Step("opt", "optional", boom, optional=True),
-        Step("req", "required", boom),
-        Step("after", "never", lambda: "ran"),
-    ])
+    results = run_steps(
+        [
+            Step("opt", "optional", boom, optional=True),
+            Step("req", "required", boom),
+            Step("after", "never", lambda: "ran"),
+        ]
+    )
     assert [r.status for r in results] == ["failed", "failed", "not run"]
     assert results[0].message == "the operator said no"
     table = format_summary(results)
@@ -67,12 +69,15 @@ def test_summary_table_lists_every_step():
     assert table[-1].startswith("total")
 
 
-@pytest.mark.parametrize("model,pretrained,expect", [
-    ("ViT-B-32", "laion2b_s34b_b79k", "HF_HUB_OFFLINE"),
-    ("ViT-B-32", "no-such-tag", "knows no pretrained weights"),
-    ("ViT-B-32", "/no/such/clip.pt", "does not exist"),
-    ("ViT-B-32", "", "No CLIP weights"),
-])
+@pytest.mark.parametrize(
+    "model,pretrained,expect",
+    [
+        ("ViT-B-32", "laion2b_s34b_b79k", "HF_HUB_OFFLINE"),
+        ("ViT-B-32", "no-such-tag", "knows no pretrained weights"),
+        ("ViT-B-32", "/no/such/clip.pt", "does not exist"),
+        ("ViT-B-32", "", "No CLIP weights"),
+    ],
+)
 def test_clip_weights_problem_offline(model, pretrained, expect):
     # tests run with HF_HUB_OFFLINE=1 and an empty Hugging Face cache for these repos
     assert expect in clip_weights_problem(model, pretrained)

@@ -53,7 +53,9 @@ def check_embeddings_field(dataset, field: str, spec: ClipSpec, overwrite: bool 
     if overwrite or spec.same_weights(record):
         return True
     made_by = (
-        ClipSpec(**{k: record[k] for k in ("model_name", "pretrained", "random_weights")}).describe()
+        ClipSpec(
+            **{k: record[k] for k in ("model_name", "pretrained", "random_weights")}
+        ).describe()
         if record
         else "an unknown model (no ClassLab record)"
     )
@@ -89,7 +91,9 @@ def raise_on_failures(filepaths: list[str], failures: dict[int, str]) -> None:
     """Raises DataSourceError naming the unreadable files (before anything is written)."""
     if not failures:
         return
-    shown = "; ".join(f"{f['filepath']} ({f['error']})" for f in failure_report(filepaths, failures)[:5])
+    shown = "; ".join(
+        f"{f['filepath']} ({f['error']})" for f in failure_report(filepaths, failures)[:5]
+    )
     raise DataSourceError(
         f"{len(failures)} image file(s) could not be read: {shown}. Fix or remove those "
         "samples, or pass on_error='skip' to leave them out and report them."
@@ -145,8 +149,10 @@ def compute_clip_embeddings(
     spec = check_spec(model_name, pretrained, random_weights, precision)
     check_run_options(batch_size, num_workers, on_error)
     exists = check_embeddings_field(dataset, embeddings_field, spec, overwrite)
-    fresh = overwrite and exists and not spec.same_weights(
-        records.get_record(dataset, KIND, embeddings_field)
+    fresh = (
+        overwrite
+        and exists
+        and not spec.same_weights(records.get_record(dataset, KIND, embeddings_field))
     )
     todo = view.exists(embeddings_field, False) if exists and skip_existing and not fresh else view
     ids, paths = todo.values("id"), todo.values("filepath")
@@ -180,8 +186,18 @@ def compute_clip_embeddings(
         "seconds": round(encode_seconds, 3),
         "images_per_second": round(embedded / encode_seconds, 2) if embedded else 0.0,
     }
-    result.update(_compute_maps(view, embeddings_field, compute_viz, viz_method, viz_key,
-                                compute_similarity, sim_key, report.stage(0.85, 1.0)))
+    result.update(
+        _compute_maps(
+            view,
+            embeddings_field,
+            compute_viz,
+            viz_method,
+            viz_key,
+            compute_similarity,
+            sim_key,
+            report.stage(0.85, 1.0),
+        )
+    )
     report(1.0, f"embedded {embedded} images", force=True)
     return result
 
@@ -190,7 +206,9 @@ def _check_map_options(view, compute_viz, viz_method, viz_key, compute_similarit
     dataset = view._dataset
     if compute_viz:
         if viz_method not in VIZ_METHODS:
-            raise InputError(f"viz_method must be one of {', '.join(VIZ_METHODS)}, got {viz_method!r}")
+            raise InputError(
+                f"viz_method must be one of {', '.join(VIZ_METHODS)}, got {viz_method!r}"
+            )
         check_brain_key(dataset, viz_key, "visualization")
         if len(view) < VIZ_METHODS[viz_method]:
             raise InputError(
@@ -209,7 +227,8 @@ def _write_record(dataset, field: str, spec: ClipSpec, encoded) -> None:
     record.update(
         type="embeddings",
         field=field,
-        embed_dim=int(encoded.features.shape[1]) if encoded is not None and encoded.indices
+        embed_dim=int(encoded.features.shape[1])
+        if encoded is not None and encoded.indices
         else record.get("embed_dim"),
         num_samples=dataset.count(field),
         updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -217,8 +236,9 @@ def _write_record(dataset, field: str, spec: ClipSpec, encoded) -> None:
     records.set_record(dataset, KIND, field, record)
 
 
-def _compute_maps(view, field, compute_viz, viz_method, viz_key, compute_similarity, sim_key,
-                  report) -> dict[str, Any]:
+def _compute_maps(
+    view, field, compute_viz, viz_method, viz_key, compute_similarity, sim_key, report
+) -> dict[str, Any]:
     """The 2-D map and the similarity index over the samples that have embeddings."""
     if not (compute_viz or compute_similarity):
         return {}
@@ -232,7 +252,11 @@ def _compute_maps(view, field, compute_viz, viz_method, viz_key, compute_similar
         if viz_key in dataset.list_brain_runs():
             dataset.delete_brain_run(viz_key)
         fob.compute_visualization(
-            samples, embeddings=field, method=viz_method, num_dims=2, brain_key=viz_key,
+            samples,
+            embeddings=field,
+            method=viz_method,
+            num_dims=2,
+            brain_key=viz_key,
             progress=False,
         )
         out["viz_key"] = viz_key

@@ -106,9 +106,7 @@ def check_spec(
     if model_name not in open_clip.list_models():
         close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise InputError(
-            f"Unknown CLIP model {model_name!r}: see open_clip.list_models().{hint}"
-        )
+        raise InputError(f"Unknown CLIP model {model_name!r}: see open_clip.list_models().{hint}")
     if random_weights:
         if pretrained:
             logger.info("random_weights=True: ignoring pretrained=%r", pretrained)

@@ -155,7 +155,9 @@ def _check_outputs(dataset, label_field, gt_field, embeddings_field, evaluate, e
     if dataset.has_sample_field(label_field):
         require_classification_field(dataset, label_field, "label field")
     if label_field in (gt_field, embeddings_field):
-        raise InputError(f"label_field {label_field!r} would overwrite the ground truth or embeddings")
+        raise InputError(
+            f"label_field {label_field!r} would overwrite the ground truth or embeddings"
+        )
     if evaluate:
         require_classification_field(dataset, gt_field, "ground-truth field")
         require_field_name(eval_key, "eval key")
@@ -173,15 +175,21 @@ def _image_features(view, spec, embeddings_field, cache, device, loader_opts, re
     if embeddings_field and view._dataset.has_sample_field(embeddings_field):
         stored = view.values(embeddings_field)
     todo = [i for i, v in enumerate(stored) if v is None]
-    feats: dict[int, np.ndarray] = {i: np.asarray(v, np.float32) for i, v in enumerate(stored)
-                                    if v is not None}
+    feats: dict[int, np.ndarray] = {
+        i: np.asarray(v, np.float32) for i, v in enumerate(stored) if v is not None
+    }
     failures: dict[int, str] = {}
     if todo:
         todo_paths = [paths[i] for i in todo]
         if loader_opts["on_error"] == "raise":
             raise_on_failures(todo_paths, missing_files(todo_paths))
-        enc = encode_images(cache.get(spec, device), todo_paths, loader_opts["batch_size"],
-                            loader_opts["num_workers"], report)
+        enc = encode_images(
+            cache.get(spec, device),
+            todo_paths,
+            loader_opts["batch_size"],
+            loader_opts["num_workers"],
+            report,
+        )
         if loader_opts["on_error"] == "raise":
             raise_on_failures(todo_paths, enc.failures)
         feats.update({todo[i]: enc.features[k] for k, i in enumerate(enc.indices)})
@@ -279,8 +287,13 @@ def zero_shot_classify(
             label_field, gt_field=gt_field, eval_key=eval_key, classes=classes
         )
         result.update(eval_key=eval_key, accuracy=round(float(res.metrics()["accuracy"]), 4))
-    _write_record(dataset, spec, result, template_set if not templates else None,
-                  embeddings_field if reused else None)
+    _write_record(
+        dataset,
+        spec,
+        result,
+        template_set if not templates else None,
+        embeddings_field if reused else None,
+    )
     report(1.0, f"labelled {len(ids)} samples", force=True)
     return result
 

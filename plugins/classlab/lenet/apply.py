@@ -37,9 +37,15 @@ def predictions(logits: np.ndarray, classes: list[str]) -> list:
     ]
 
 
-def write_predictions(view, ids: list[str], label_field: str, logits: np.ndarray,
-                      classes: list[str], embeddings_field: str = "",
-                      embeddings: np.ndarray | None = None) -> None:
+def write_predictions(
+    view,
+    ids: list[str],
+    label_field: str,
+    logits: np.ndarray,
+    classes: list[str],
+    embeddings_field: str = "",
+    embeddings: np.ndarray | None = None,
+) -> None:
     """Writes predictions (and embeddings) in bulk, matched to samples by id."""
     values = dict(zip(ids, predictions(logits, classes)))
     view.set_values(label_field, values, key_field="id")
@@ -47,8 +53,16 @@ def write_predictions(view, ids: list[str], label_field: str, logits: np.ndarray
         view.set_values(embeddings_field, dict(zip(ids, list(embeddings))), key_field="id")
 
 
-def _check_outputs(view, label_field: str, embeddings_field: str, evaluate: bool, eval_key: str,
-                   gt_field: str, classes: list[str], overwrite: bool) -> None:
+def _check_outputs(
+    view,
+    label_field: str,
+    embeddings_field: str,
+    evaluate: bool,
+    eval_key: str,
+    gt_field: str,
+    classes: list[str],
+    overwrite: bool,
+) -> None:
     dataset = view._dataset
     fields = [label_field] + ([embeddings_field] if embeddings_field else [])
     for name in fields:
@@ -127,13 +141,22 @@ def apply_lenet(
     dataset = view._dataset
     rec = registry.get_model_record(dataset, run_key)
     classes = list(rec["classes"])
-    _check_outputs(view, label_field, embeddings_field, evaluate, eval_key, gt_field, classes,
-                   overwrite)
+    _check_outputs(
+        view, label_field, embeddings_field, evaluate, eval_key, gt_field, classes, overwrite
+    )
     model, rec = registry.load_model(dataset, run_key, device)
 
     report(0.0, f"decoding {len(view)} images", force=True)
-    ids, x, _ = view_tensors(view, None, None, rec["in_channels"], rec["input_size"], "cpu",
-                             num_workers, report.stage(0.0, 0.3))
+    ids, x, _ = view_tensors(
+        view,
+        None,
+        None,
+        rec["in_channels"],
+        rec["input_size"],
+        "cpu",
+        num_workers,
+        report.stage(0.0, 0.3),
+    )
     report(0.3, "predicting", force=True)
     start = time.perf_counter()
     logits, feats = predict(model, x, int(batch_size), device, amp=True, features=True)
@@ -145,11 +168,22 @@ def apply_lenet(
     report(0.6, f"writing {len(ids)} predictions", force=True)
     if overwrite and evaluate and eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    write_predictions(view, ids, label_field, logits.cpu().numpy(), classes,
-                      embeddings_field, feats.cpu().numpy() if embeddings_field else None)
+    write_predictions(
+        view,
+        ids,
+        label_field,
+        logits.cpu().numpy(),
+        classes,
+        embeddings_field,
+        feats.cpu().numpy() if embeddings_field else None,
+    )
     registry.record_prediction(dataset, run_key, label_field, ips)
-    out = {"run_key": run_key, "label_field": label_field, "num_samples": len(ids),
-           "images_per_second": round(ips, 1)}
+    out = {
+        "run_key": run_key,
+        "label_field": label_field,
+        "num_samples": len(ids),
+        "images_per_second": round(ips, 1),
+    }
     if evaluate:
         from classlab.lenet.evaluate import evaluate_predictions
 

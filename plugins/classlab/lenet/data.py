@@ -145,13 +145,15 @@ class ImageFileDataset:
     def __getitem__(self, i: int):
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(_read(self.filepaths[i], self.channels,
-                                                         self.size)))
+        x = torch.from_numpy(
+            np.ascontiguousarray(_read(self.filepaths[i], self.channels, self.size))
+        )
         return x, (-1 if self.labels is None else int(self.labels[i]))
 
     @classmethod
-    def from_view(cls, view, label_field: str, classes: Sequence[str], channels: int = 1,
-                  size: int = 28) -> ImageFileDataset:
+    def from_view(
+        cls, view, label_field: str, classes: Sequence[str], channels: int = 1, size: int = 28
+    ) -> ImageFileDataset:
         """The dataset of a FiftyOne view's filepaths and ``label_field`` labels."""
         paths, labels = view.values(["filepath", f"{label_field}.label"])
         lookup = {c: i for i, c in enumerate(classes)}

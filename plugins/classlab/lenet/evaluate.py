@@ -27,8 +27,11 @@ def logits_classes(view, pred_field: str) -> list[str] | None:
         return None
     n = len(values[0])
     dataset = view._dataset
-    candidates = [r.get("classes") for r in records.list_records(dataset, "models").values()
-                  if pred_field in r.get("applied_to", [])]
+    candidates = [
+        r.get("classes")
+        for r in records.list_records(dataset, "models").values()
+        if pred_field in r.get("applied_to", [])
+    ]
     clip = records.get_record(dataset, "clip", pred_field) or {}
     candidates += [clip.get("classes"), dataset.default_classes]
     return next((list(c) for c in candidates if c and len(c) == n), None)
@@ -79,8 +82,9 @@ def evaluate_predictions(
         kwargs = {"method": "top-k", "classes": classes, "k": k}
     if eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    results = scored.evaluate_classifications(pred_field, gt_field=gt_field, eval_key=eval_key,
-                                              **kwargs)
+    results = scored.evaluate_classifications(
+        pred_field, gt_field=gt_field, eval_key=eval_key, **kwargs
+    )
     report = results.report()
     avg = report.get("weighted avg", {})
     out = {

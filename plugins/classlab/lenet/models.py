@@ -67,26 +67,41 @@ def build_model(
             if architecture == "lenet5":
                 c1, c2 = 6, 16
                 self.conv = nn.Sequential(
-                    nn.Conv2d(in_channels, c1, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
-                    nn.Conv2d(c1, c2, 5), nn.Tanh(), nn.AvgPool2d(2),
+                    nn.Conv2d(in_channels, c1, 5, padding=2),
+                    nn.Tanh(),
+                    nn.AvgPool2d(2),
+                    nn.Conv2d(c1, c2, 5),
+                    nn.Tanh(),
+                    nn.AvgPool2d(2),
                 )
                 self.fc = nn.Sequential(
-                    nn.Flatten(), nn.Linear(c2 * pooled * pooled, 120), nn.Tanh(),
-                    nn.Linear(120, 84), nn.Tanh(),
+                    nn.Flatten(),
+                    nn.Linear(c2 * pooled * pooled, 120),
+                    nn.Tanh(),
+                    nn.Linear(120, 84),
+                    nn.Tanh(),
                 )
             else:
                 c1, c2 = 16, 32
                 self.conv = nn.Sequential(
-                    nn.Conv2d(in_channels, c1, 5, padding=2, bias=False), nn.BatchNorm2d(c1),
-                    nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                    nn.Conv2d(c1, c2, 5, bias=False), nn.BatchNorm2d(c2),
-                    nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                    nn.Conv2d(in_channels, c1, 5, padding=2, bias=False),
+                    nn.BatchNorm2d(c1),
+                    nn.ReLU(inplace=True),
+                    nn.MaxPool2d(2),
+                    nn.Conv2d(c1, c2, 5, bias=False),
+                    nn.BatchNorm2d(c2),
+                    nn.ReLU(inplace=True),
+                    nn.MaxPool2d(2),
                 )
                 self.fc = nn.Sequential(
-                    nn.Flatten(), nn.Dropout(dropout),
-                    nn.Linear(c2 * pooled * pooled, 120, bias=False), nn.BatchNorm1d(120),
-                    nn.ReLU(inplace=True), nn.Dropout(dropout),
-                    nn.Linear(120, 84), nn.ReLU(inplace=True),
+                    nn.Flatten(),
+                    nn.Dropout(dropout),
+                    nn.Linear(c2 * pooled * pooled, 120, bias=False),
+                    nn.BatchNorm1d(120),
+                    nn.ReLU(inplace=True),
+                    nn.Dropout(dropout),
+                    nn.Linear(120, 84),
+                    nn.ReLU(inplace=True),
                 )
             self.head = nn.Linear(84, num_classes)
 

@@ -37,14 +37,20 @@ def get_model_record(dataset, run_key: str) -> dict:
     rec = records.get_record(dataset, KIND, run_key)
     if rec is None:
         known = ", ".join(sorted(list_models(dataset))) or "none yet: train one with train_lenet"
-        raise RunNotFoundError(f"No model with run key {run_key!r} on this dataset (models: {known})")
+        raise RunNotFoundError(
+            f"No model with run key {run_key!r} on this dataset (models: {known})"
+        )
     return rec
 
 
 def require_run_key(run_key: str) -> str:
     """Checks that ``run_key`` is usable as a record key and a file name."""
-    if not isinstance(run_key, str) or not run_key.strip() or "." in run_key \
-            or run_key.startswith("$"):
+    if (
+        not isinstance(run_key, str)
+        or not run_key.strip()
+        or "." in run_key
+        or run_key.startswith("$")
+    ):
         raise InputError(f"run_key {run_key!r} is not valid: use letters, digits, '_' and '-'")
     return run_key
 
@@ -89,8 +95,10 @@ def load_checkpoint(record: dict, run_key: str = "") -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
-        raise DataSourceError(f"The checkpoint {path} of model {run_key!r} is unreadable ({e}). "
-                              "Train the model again.") from None
+        raise DataSourceError(
+            f"The checkpoint {path} of model {run_key!r} is unreadable ({e}). "
+            "Train the model again."
+        ) from None
     if list(payload.get("classes", [])) != list(record["classes"]):
         raise DataSourceError(
             f"The checkpoint {path} holds classes {payload.get('classes')} but model "
@@ -111,8 +119,13 @@ def load_model(dataset, run_key: str, device: str = "cpu"):
     rec = get_model_record(dataset, run_key)
     payload = load_checkpoint(rec, run_key)
     cfg = rec["config"]
-    model = build_model(rec["architecture"], len(rec["classes"]), rec["in_channels"],
-                        rec["input_size"], cfg.get("dropout", 0.25))
+    model = build_model(
+        rec["architecture"],
+        len(rec["classes"]),
+        rec["in_channels"],
+        rec["input_size"],
+        cfg.get("dropout", 0.25),
+    )
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), rec
 
@@ -147,8 +160,9 @@ def record_prediction(dataset, run_key: str, field: str, images_per_second: floa
     """Notes in the record that ``field`` holds this model's predictions."""
     rec = get_model_record(dataset, run_key)
     applied = [f for f in rec.get("applied_to", []) if f != field] + [field]
-    return records.update_record(dataset, KIND, run_key, applied_to=applied,
-                                 images_per_second=float(images_per_second))
+    return records.update_record(
+        dataset, KIND, run_key, applied_to=applied, images_per_second=float(images_per_second)
+    )
 
 
 def model_for_field(dataset, field: str) -> tuple[str, dict] | None:

@@ -22,8 +22,14 @@ from classlab.validation import distinct_labels, require_classification_field, r
 logger = logging.getLogger("classlab")
 
 
-def split_views(view, label_field: str, train_tag: str, val_tag: str, include_augmented: bool,
-                augmented_tag: str):
+def split_views(
+    view,
+    label_field: str,
+    train_tag: str,
+    val_tag: str,
+    include_augmented: bool,
+    augmented_tag: str,
+):
     """The labelled train and val views; augmented samples join train only when asked."""
     from fiftyone import ViewField as F
 
@@ -108,8 +114,9 @@ def train_lenet(
             "or pass overwrite=True to replace it."
         )
     require_classification_field(view, label_field)
-    train, val = split_views(view, label_field, train_tag, val_tag, include_augmented,
-                             augmented_tag)
+    train, val = split_views(
+        view, label_field, train_tag, val_tag, include_augmented, augmented_tag
+    )
     classes = _classes(train, val, label_field)
     init_state = _parent(dataset, init_from, classes, cfg) if init_from else None
     if cfg.in_channels is None:
@@ -124,12 +131,28 @@ def train_lenet(
     from classlab.lenet.train import fit_tensors
 
     epochs = report.stage(0.1, 0.97)  # every epoch is reported (not throttled)
-    result = fit_tensors(x_tr, y_tr, x_va, y_va, cfg, device, len(classes), init_state,
-                         progress=lambda f, label: epochs(f, label, force=True))
+    result = fit_tensors(
+        x_tr,
+        y_tr,
+        x_va,
+        y_va,
+        cfg,
+        device,
+        len(classes),
+        init_state,
+        progress=lambda f, label: epochs(f, label, force=True),
+    )
     model = result.model.cpu()
     path = registry.checkpoint_path(dataset, run_key)
-    registry.save_checkpoint(path, {"state_dict": model.state_dict(), "classes": classes,
-                                    "architecture": cfg.architecture, "config": cfg.to_dict()})
+    registry.save_checkpoint(
+        path,
+        {
+            "state_dict": model.state_dict(),
+            "classes": classes,
+            "architecture": cfg.architecture,
+            "config": cfg.to_dict(),
+        },
+    )
     record = {
         "architecture": cfg.architecture,
         "classes": classes,
@@ -153,6 +176,7 @@ def train_lenet(
     }
     records.set_record(dataset, registry.KIND, run_key, record)
     best = result.history[result.best_epoch - 1]
-    report(1.0, f"{run_key}: best epoch {result.best_epoch}, val acc {best['val_acc']:.4f}",
-           force=True)
+    report(
+        1.0, f"{run_key}: best epoch {result.best_epoch}, val acc {best['val_acc']:.4f}", force=True
+    )
     return record

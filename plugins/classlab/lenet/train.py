@@ -55,8 +55,9 @@ def augment_batch(xb, config: TrainConfig, generator):
     scale = 1.0 + rnd[:, 1] * config.max_scale
     shift = rnd[:, 2:] * (2.0 * config.max_shift / h)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, list(xb.shape), align_corners=False)
     # background is -1 after to_input: shift to 0-padding space and back
     return F.grid_sample(xb + 1, grid, align_corners=False, padding_mode="zeros") - 1
@@ -68,8 +69,9 @@ def make_optimizer(model, config: TrainConfig):
 
     params = model.parameters()
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True,
-                               weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+        )
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
@@ -86,8 +88,9 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     return None
 
 
-def train_one_epoch(model, x, y, optimizer, scheduler, config: TrainConfig, generator,
-                    device: str) -> dict:
+def train_one_epoch(
+    model, x, y, optimizer, scheduler, config: TrainConfig, generator, device: str
+) -> dict:
     """One pass over ``(x, y)`` in shuffled batches; returns ``{loss, acc}``."""
     import torch
     import torch.nn.functional as F
@@ -98,7 +101,7 @@ def train_one_epoch(model, x, y, optimizer, scheduler, config: TrainConfig, gene
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for start in range(0, n, config.batch_size):
-        idx = order[start:start + config.batch_size]
+        idx = order[start : start + config.batch_size]
         if len(idx) < 2 and n > 1:  # batch norm needs 2 samples
             continue
         xb, yb = to_input(x[idx]), y[idx]
@@ -117,8 +120,9 @@ def train_one_epoch(model, x, y, optimizer, scheduler, config: TrainConfig, gene
     return {"loss": float(loss_sum) / n, "acc": float(correct) / n}
 
 
-def predict(model, x, batch_size: int = 1024, device: str = "cpu", amp: bool = True,
-            features: bool = False):
+def predict(
+    model, x, batch_size: int = 1024, device: str = "cpu", amp: bool = True, features: bool = False
+):
     """Logits (float32, and the penultimate features if asked) for uint8 images ``x``."""
     import torch
 
@@ -126,7 +130,7 @@ def predict(model, x, batch_size: int = 1024, device: str = "cpu", amp: bool = T
     logits, feats = [], []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            xb = to_input(x[start:start + batch_size].to(device, non_blocking=True))
+            xb = to_input(x[start : start + batch_size].to(device, non_blocking=True))
             with _autocast(device, amp):
                 f = model.features(xb)
                 logits.append(model.head(f).float())
@@ -148,9 +152,17 @@ def evaluate(model, x, y, config: TrainConfig, device: str) -> dict:
     }
 
 
-def fit_tensors(x_train, y_train, x_val, y_val, config: TrainConfig | None = None,
-                device: str = "cpu", num_classes: int | None = None, init_state=None,
-                progress: Callable[[float, str], None] | None = None) -> FitResult:
+def fit_tensors(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    config: TrainConfig | None = None,
+    device: str = "cpu",
+    num_classes: int | None = None,
+    init_state=None,
+    progress: Callable[[float, str], None] | None = None,
+) -> FitResult:
     """Trains a LeNet on in-memory tensors, with early stopping on validation loss.
 
     Args:
@@ -174,8 +186,9 @@ def fit_tensors(x_train, y_train, x_val, y_val, config: TrainConfig | None = Non
     gen.manual_seed(config.seed)
     x_train, y_train = x_train.to(device), y_train.to(device)
     num_classes = num_classes or int(max(y_train.max(), y_val.max())) + 1
-    model = build_model(config.architecture, num_classes, x_train.shape[1], config.input_size,
-                        config.dropout).to(device)
+    model = build_model(
+        config.architecture, num_classes, x_train.shape[1], config.input_size, config.dropout
+    ).to(device)
     if init_state is not None:
         model.load_state_dict(init_state)
     optimizer = make_optimizer(model, config)
@@ -187,17 +200,30 @@ def fit_tensors(x_train, y_train, x_val, y_val, config: TrainConfig | None = Non
         t = time.perf_counter()
         tr = train_one_epoch(model, x_train, y_train, optimizer, scheduler, config, gen, device)
         va = evaluate(model, x_val, y_val, config, device)
-        row = {"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"],
-               "val_loss": va["loss"], "val_acc": va["acc"],
-               "seconds": time.perf_counter() - t}
+        row = {
+            "epoch": epoch,
+            "train_loss": tr["loss"],
+            "train_acc": tr["acc"],
+            "val_loss": va["loss"],
+            "val_acc": va["acc"],
+            "seconds": time.perf_counter() - t,
+        }
         result.history.append(row)
-        logger.info("epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%.1fs)", epoch,
-                    row["train_loss"], row["train_acc"], row["val_loss"], row["val_acc"],
-                    row["seconds"])
+        logger.info(
+            "epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%.1fs)",
+            epoch,
+            row["train_loss"],
+            row["train_acc"],
+            row["val_loss"],
+            row["val_acc"],
+            row["seconds"],
+        )
         if progress is not None:
-            progress(epoch / config.epochs,
-                     f"epoch {epoch}/{config.epochs}: train loss {tr['loss']:.4f} acc "
-                     f"{tr['acc']:.4f}, val loss {va['loss']:.4f} acc {va['acc']:.4f}")
+            progress(
+                epoch / config.epochs,
+                f"epoch {epoch}/{config.epochs}: train loss {tr['loss']:.4f} acc "
+                f"{tr['acc']:.4f}, val loss {va['loss']:.4f} acc {va['acc']:.4f}",
+            )
         if va["loss"] < best_loss:
             best_loss, result.best_epoch, stale = va["loss"], epoch, 0
             best_state = copy.deepcopy(model.state_dict())
