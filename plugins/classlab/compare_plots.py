@@ -83,9 +83,30 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+# Columns that hold counts (shown as integers with thousands separators, even
+# when a missing value made pandas store the column as float) and rates.
+COUNT_COLUMNS = {"n", "num_params", "support", "count"}
+ONE_DECIMAL_COLUMNS = {"train_seconds", "images_per_second"}
+
+
+def fmt_cell(column: str, value: Any, digits: int = 4) -> str:
+    """How the cell of ``column`` is shown: counts as ``120,550``, seconds and rates
+    with one decimal, other numbers with ``digits`` decimals."""
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    is_count = column in COUNT_COLUMNS or column.endswith("_support")
+    if is_count and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{int(round(value)):,}"
+    if column in ONE_DECIMAL_COLUMNS and isinstance(value, (int, float)):
+        return f"{value:,.1f}"
+    return fmt(value, digits)
+
+
 def table_rows(frame, digits: int = 4) -> list[dict]:
     """A DataFrame as a list of ``{column: formatted cell}`` dicts."""
     return [
-        {col: fmt(val, digits) for col, val in zip(frame.columns, row)}
+        {col: fmt_cell(col, val, digits) for col, val in zip(frame.columns, row)}
         for row in frame.itertuples(index=False, name=None)
     ]

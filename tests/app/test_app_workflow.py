@@ -1,9 +1,12 @@
 """The main job's ending: ``python -m classlab`` (not headless) opens the App with
 the workflow's dataset and the model comparison panel showing its models.
 
-With ``CLASSLAB_SCREENSHOT_DIR`` set, the test trains on more data (1,000
-samples per split, 3 epochs) and saves the README's screenshot
-(``workflow-app.png``) in that directory.
+With ``CLASSLAB_SCREENSHOT_DIR`` set, the test makes the README's screenshots
+instead of a quick check: it trains on more data (1,000 samples per split, 15
+epochs), runs the CLIP steps with explicitly requested random weights (ViT-B-32;
+no real weights here, so the panel labels that model "random weights"), and saves
+``workflow-app.png`` (the App) and ``panel.png`` (the whole comparison panel) in
+that directory.
 """
 
 from __future__ import annotations
@@ -53,10 +56,11 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
         dataset_name=dataset_name,
         mnist_dir=str(mnist_dir),
         subset=1000 if docs else 100,
-        clip=False,
+        clip=bool(docs),
+        clip_random_weights=bool(docs),
         device="cpu",
-        epochs=3 if docs else 1,
-        finetune_epochs=1,
+        epochs=15 if docs else 1,
+        finetune_epochs=3 if docs else 1,
     )
     assert run_workflow(cfg).ok
     port, log = _free_port(), tmp_path / "main.log"
@@ -70,7 +74,7 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
                 dataset_name,
                 "--mnist-dir",
                 str(mnist_dir),
-                "--no-clip",
+                *(["--clip-random-weights"] if docs else ["--no-clip"]),
                 "--port",
                 str(port),
             ],
@@ -86,15 +90,28 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
         expected = compare_models(page_dataset(dataset_name))
         for acc in expected["summary"]["accuracy"]:
             page.get_by_text(f"{acc:.4f}").first.wait_for(timeout=60_000)
-        assert set(expected["fields"]) == {"lenet", "lenet_v2"}
+        models = {"lenet", "lenet_v2"} | ({"clip_zero_shot"} if docs else set())
+        assert set(expected["fields"]) == models
         shot = tmp_path / "workflow-app.png"
         page.screenshot(path=str(shot))
         if docs:
+            page.wait_for_timeout(3000)  # the plots finish drawing
+            page.screenshot(path=str(shot))
             shutil.copy(shot, Path(docs) / shot.name)
+            # the panel alone, in a wide window (it gets half the width)
+            page.set_viewport_size({"width": 2400, "height": 2900})
+            page.wait_for_timeout(4000)
+            title = page.get_by_text("ClassLab model comparison").first.bounding_box()
+            x = max(0, title["x"] - 12)
+            page.screenshot(
+                path=str(Path(docs) / "panel.png"),
+                clip={"x": x, "y": 0, "width": 2400 - x, "height": 2900},
+            )
         text = log.read_text()
         skipped = [n for n in STEP_NAMES if f"] {n}: already done" in text]
-        assert len(skipped) == 9, text  # all but the two CLIP steps and compare
-        assert "CLIP turned off" in text and "The App is at" in text
+        # every step but compare; without CLIP, its two steps are "turned off"
+        assert len(skipped) == (11 if docs else 9), text
+        assert ("CLIP turned off" in text) != bool(docs) and "The App is at" in text
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C: the main job stops the App and exits
         try:

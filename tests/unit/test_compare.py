@@ -170,3 +170,24 @@ def test_write_report(models, tmp_path):
     text = path.read_text()
     assert "Model comparison" in text and "0.6667" in text and "only A right" in text
     assert text.count("plotly-graph-div") >= 3
+
+
+def test_table_cells_counts_rates_and_missing():
+    import pandas as pd
+    from classlab import compare_plots
+
+    # a missing parameter count makes pandas store the column as float
+    frame = pd.DataFrame(
+        [
+            dict(field="clip", n=2000, accuracy=0.0985, num_params=None, train_seconds=None),
+            dict(field="lenet", n=2000, accuracy=1.0, num_params=120550, train_seconds=5.8123),
+        ]
+    )
+    assert frame["num_params"].dtype.kind == "f"
+    rows = compare_plots.table_rows(frame)
+    assert rows[0] == dict(
+        field="clip", n="2,000", accuracy="0.0985", num_params="-", train_seconds="-"
+    )
+    assert rows[1]["num_params"] == "120,550" and rows[1]["train_seconds"] == "5.8"
+    assert rows[1]["accuracy"] == "1.0000"
+    assert compare_plots.fmt_cell("lenet_support", 980.0) == "980"
