@@ -20,7 +20,16 @@ def _pngs(images: np.ndarray, root: Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def _tutorial_epoch(paths, labels, model, batch_size: int, max_batches: int) -> tuple[float, float]:
+def _sync(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _tutorial_epoch(
+    paths, labels, model, batch_size: int, max_batches: int, device="cpu"
+) -> tuple[float, float]:
     """The tutorial's loop: per-item PIL Dataset + DataLoader. Returns (data-only s, train s)
     for ``max_batches`` batches."""
     import torch
@@ -43,21 +52,25 @@ def _tutorial_epoch(paths, labels, model, batch_size: int, max_batches: int) -> 
         if k + 1 >= max_batches:
             break
     data_s = time.perf_counter() - t
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     model.train()
     t = time.perf_counter()
     for k, (xb, yb) in enumerate(loader):
+        xb, yb = xb.to(device), yb.to(device)
         loss = F.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
         if k + 1 >= max_batches:
             break
+    _sync(device)
     return data_s, time.perf_counter() - t
 
 
-def _classlab_epoch(x, y, batch_size: int) -> tuple[float, float]:
-    """ClassLab's loop on the uint8 tensor cache: (data-only s, train s) for one epoch."""
+def _classlab_epoch(x, y, batch_size: int, device="cpu") -> tuple[float, float]:
+    """ClassLab's loop on the uint8 tensor cache (on ``device``): (data-only s, train s)
+    for one epoch."""
     import torch
     from classlab.lenet.config import TrainConfig
     from classlab.lenet.models import build_model
@@ -73,16 +86,20 @@ def _classlab_epoch(x, y, batch_size: int) -> tuple[float, float]:
         lr=1e-3,
         schedule="constant",
     )
-    gen = torch.Generator().manual_seed(0)
+    x, y = x.to(device), y.to(device)
+    gen = torch.Generator(device=x.device).manual_seed(0)
+    _sync(device)
     t = time.perf_counter()
-    order = torch.randperm(len(x), generator=gen)
+    order = torch.randperm(len(x), generator=gen, device=x.device)
     for s in range(0, len(x), batch_size):
         idx = order[s : s + batch_size]
         to_input(x[idx]), y[idx]
+    _sync(device)
     data_s = time.perf_counter() - t
-    model = build_model("lenet5", 10, 1, 28)
+    model = build_model("lenet5", 10, 1, 28).to(device)
     t = time.perf_counter()
-    train_one_epoch(model, x, y, make_optimizer(model, cfg), None, cfg, gen, "cpu")
+    train_one_epoch(model, x, y, make_optimizer(model, cfg), None, cfg, gen, device)
+    _sync(device)
     return data_s, time.perf_counter() - t
 
 
@@ -115,7 +132,7 @@ def _writer(n: int = 70_000) -> None:
 
 def speed(args, machine: str) -> None:
     import torch
-    from classlab.config import root_dir
+    from classlab.config import resolve_device, root_dir
     from classlab.lenet.data import decode_images
     from classlab.lenet.models import build_model
     from classlab.mnist import read_mnist
@@ -128,12 +145,14 @@ def speed(args, machine: str) -> None:
     x = decode_images(paths, 1, 28, workers=os.cpu_count() or 2)
     decode_s = time.perf_counter() - t
     assert torch.equal(x[:, 0], torch.from_numpy(images))  # lossless
+    device = resolve_device(args.device)
     bs, nb = args.batch_size, args.baseline_batches
     batches = (len(paths) + bs - 1) // bs
-    c_data, c_train = _classlab_epoch(x, y, bs)
-    t_data, t_train = _tutorial_epoch(paths, labels, build_model("lenet5", 10, 1, 28), bs, nb)
+    c_data, c_train = _classlab_epoch(x, y, bs, device)
+    model = build_model("lenet5", 10, 1, 28)
+    t_data, t_train = _tutorial_epoch(paths, labels, model, bs, nb, device)
     scale = batches / nb
-    print(f"{len(paths)} MNIST PNGs, classic LeNet-5 (61,706 params), batch {bs}, CPU")
+    print(f"{len(paths)} MNIST PNGs, classic LeNet-5 (61,706 params), batch {bs}, {device}")
     print(f"ClassLab: decode once into the uint8 cache {decode_s:.1f}s (then never again)")
     print(f"tutorial baseline timed over {nb} of {batches} batches, extrapolated x{scale:.1f}")
     print(
@@ -145,4 +164,6 @@ def speed(args, machine: str) -> None:
         f"{t_train * scale / c_train:.1f}x (target >= 10x; on a CPU the model's compute "
         "dominates both, the data path is what ClassLab removes)"
     )
+    if args.skip_writer:
+        return
     _writer()

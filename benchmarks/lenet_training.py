@@ -2,6 +2,7 @@
 and the MNIST test accuracy of the default training.
 
     python benchmarks/lenet_training.py speed      [--mnist-dir D] [--baseline-batches 40]
+                                                   [--device auto] [--skip-writer]
     python benchmarks/lenet_training.py accuracy   [--mnist-dir D] [--device auto]
 
 ``speed`` loads full MNIST (70,000 PNGs) into a throwaway FiftyOne dataset and
@@ -91,6 +92,7 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--baseline-batches", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--skip-writer", action="store_true", help="speed: skip the DB write part")
     args = p.parse_args()
     if args.mode == "accuracy":
         accuracy(args)

@@ -11,24 +11,9 @@ from classlab.errors import InputError
 from classlab.validation import classification_fields
 from fiftyone.operators import types
 
-from .common import config, invalid, label_field_choice, param, progress, target_count
+from .common import config, dropdown, invalid, label_field_choice, param, progress, target_count
 
 MODEL_DEFAULTS = {"model_name": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"}
-
-
-def _dropdown(inputs, name, values, default, label, description=""):
-    choices = types.DropdownView()
-    for v in values:
-        choices.add_choice(v, label=v)
-    return inputs.enum(
-        name,
-        choices.values(),
-        default=default,
-        required=False,
-        label=label,
-        description=description,
-        view=choices,
-    )
 
 
 def _model_inputs(inputs, ctx):
@@ -51,8 +36,8 @@ def _model_inputs(inputs, ctx):
         label="Random weights (tests only)",
         description="Use an untrained model: no download, meaningless predictions",
     )
-    _dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
-    _dropdown(
+    dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
+    dropdown(
         inputs,
         "precision",
         ["fp32", "fp16", "bf16"],
@@ -62,7 +47,7 @@ def _model_inputs(inputs, ctx):
     )
     inputs.int("batch_size", default=64, label="Batch size")
     inputs.int("num_workers", default=2, label="Loader workers")
-    _dropdown(
+    dropdown(
         inputs,
         "on_error",
         ["skip", "raise"],
@@ -122,7 +107,7 @@ class ComputeClipEmbeddings(foo.Operator):
         inputs.bool("overwrite", default=False, label="Replace embeddings of another model")
         inputs.bool("compute_viz", default=False, label="Compute a 2-D map")
         if param(ctx, "compute_viz", False):
-            _dropdown(inputs, "viz_method", ["umap", "tsne", "pca"], "umap", "Map method")
+            dropdown(inputs, "viz_method", ["umap", "tsne", "pca"], "umap", "Map method")
             inputs.str("viz_key", default=defaults.CLIP_VIZ_KEY, label="Map brain key")
         inputs.bool("compute_similarity", default=False, label="Build a similarity index")
         if param(ctx, "compute_similarity", False):
@@ -229,7 +214,7 @@ class ZeroShotClassify(foo.Operator):
                 label="Classes",
                 description="Empty: the distinct labels of the ground truth",
             )
-        _dropdown(
+        dropdown(
             inputs,
             "prompt_style",
             ["first", "last", "both", "label"],
@@ -243,7 +228,7 @@ class ZeroShotClassify(foo.Operator):
                 label="Prompt name overrides",
                 description="'class: name' per line (or JSON), e.g. '0 - zero: zero'",
             )
-        _dropdown(
+        dropdown(
             inputs,
             "template_set",
             list(TEMPLATE_SETS),

@@ -66,21 +66,26 @@ def param(ctx, name, default=None):
     return default if value is None else value
 
 
-def label_field_choice(inputs, ctx, name, fields, default, label, description="", required=False):
-    """A dropdown of ``fields``; marks the property invalid when none exist."""
-    choices = types.DropdownView()
-    for f in fields:
-        choices.add_choice(f, label=f)
-    value_default = default if default in fields else (fields[0] if fields else None)
-    prop = inputs.enum(
+def dropdown(inputs, name, values, default, label, description="", required=False):
+    """An enum property shown as a dropdown of ``values``."""
+    view = types.DropdownView()
+    for v in values:
+        view.add_choice(v, label=str(v))
+    return inputs.enum(
         name,
-        choices.values(),
-        default=value_default,
+        list(values),
+        default=default,
         required=required,
         label=label,
         description=description,
-        view=choices,
+        view=view,
     )
+
+
+def label_field_choice(inputs, ctx, name, fields, default, label, description="", required=False):
+    """A dropdown of ``fields``; marks the property invalid when none exist."""
+    value_default = default if default in fields else (fields[0] if fields else None)
+    prop = dropdown(inputs, name, fields, value_default, label, description, required)
     if not fields:
         prop.invalid = True
         prop.error_message = f"No suitable field on this dataset for {label!r}"

@@ -7,7 +7,7 @@ from classlab import defaults
 from classlab.validation import classification_fields
 from fiftyone.operators import types
 
-from .common import config, invalid, label_field_choice, param, progress, target_count
+from .common import config, dropdown, invalid, label_field_choice, param, progress, target_count
 
 # TrainConfig fields that the train form exposes (the rest keep their defaults)
 _TRAIN_OPTIONS = (
@@ -34,25 +34,10 @@ def _model_keys(ctx) -> list[str]:
     return sorted(list_models(ctx.dataset))
 
 
-def _choice(inputs, name, values, default, label, description=""):
-    view = types.DropdownView()
-    for v in values:
-        view.add_choice(v, label=str(v))
-    return inputs.enum(
-        name,
-        list(values),
-        default=default,
-        required=False,
-        label=label,
-        description=description,
-        view=view,
-    )
-
-
 def _model_choice(inputs, ctx, name, label, description="", allow_none=False):
     keys = _model_keys(ctx)
     values = ([""] if allow_none else []) + keys
-    prop = _choice(inputs, name, values, values[0] if values else None, label, description)
+    prop = dropdown(inputs, name, values, values[0] if values else None, label, description)
     given = param(ctx, name, "")
     if given and given not in keys:
         invalid(prop, f"No model {given!r} on this dataset")
@@ -81,17 +66,17 @@ class TrainLenet(foo.Operator):
         label_field_choice(inputs, ctx, "label_field", fields, defaults.GROUND_TRUTH, "Labels")
         inputs.str("train_tag", default=defaults.TRAIN_TAG, label="Train tag")
         inputs.str("val_tag", default=defaults.VAL_TAG, label="Validation tag")
-        _choice(inputs, "architecture", ARCHITECTURES, d.architecture, "Architecture")
+        dropdown(inputs, "architecture", ARCHITECTURES, d.architecture, "Architecture")
         inputs.int("epochs", default=d.epochs, label="Epochs")
         inputs.int("batch_size", default=d.batch_size, label="Batch size")
-        _choice(inputs, "optimizer", OPTIMIZERS, d.optimizer, "Optimizer")
+        dropdown(inputs, "optimizer", OPTIMIZERS, d.optimizer, "Optimizer")
         inputs.float("lr", default=d.lr, label="Learning rate (peak)")
-        _choice(inputs, "schedule", SCHEDULES, d.schedule, "LR schedule")
+        dropdown(inputs, "schedule", SCHEDULES, d.schedule, "LR schedule")
         inputs.float("weight_decay", default=d.weight_decay, label="Weight decay")
         inputs.float("label_smoothing", default=d.label_smoothing, label="Label smoothing")
         inputs.int("seed", default=d.seed, label="Seed")
         inputs.int("patience", default=d.patience, label="Early-stopping patience (0: off)")
-        _choice(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
+        dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
         inputs.bool("amp", default=d.amp, label="Mixed precision on CUDA")
         _model_choice(
             inputs,
@@ -165,7 +150,7 @@ class ApplyLenet(foo.Operator):
             required=False,
         )
         inputs.int("batch_size", default=1024, label="Batch size")
-        _choice(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
+        dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
         inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
         inputs.str("eval_key", default=defaults.EVAL_LENET, label="Eval key")
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
