@@ -117,6 +117,8 @@ def test_hardness_and_mistakenness_equal_brains_own(mnist_small, logits):
     add_predictions(mnist_small, "lenet", logits=logits, accuracy=0.7)
     gone = mnist_small.take(20, seed=3)
     gone.set_field("lenet", None).save()  # samples without a prediction
+    no_gt = mnist_small.exists("lenet").take(10, seed=4)
+    no_gt.set_field("ground_truth", None).save()  # predictions without ground truth
     pred_scores = ["mistakenness"] + (["hardness"] if logits else [])
     ours = scores.compute_sample_scores(mnist_small, pred_scores, pred_field="lenet")
     fob.compute_mistakenness(

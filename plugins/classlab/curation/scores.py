@@ -171,8 +171,8 @@ def hardness_from_logits(logits: list) -> list:
 def mistakenness_values(pred_labels, gt_labels, scores, use_logits: bool) -> list:
     """Brain's classification mistakenness for aligned lists of labels and logits/confidences.
 
-    ``m`` is 1 when the prediction is wrong (or either label is missing) and -1
-    when right; mistakenness is ``(m * exp(-entropy(softmax(logits))) + 1) / 2``,
+    ``m`` is 1 when the prediction is wrong and -1 when right (or, as in brain,
+    when there is no ground-truth label); mistakenness is ``(m * exp(-entropy(softmax(logits))) + 1) / 2``,
     or ``(m * confidence + 1) / 2`` without logits; 1 when there is no
     prediction, ``None`` when there is neither label.
     """
@@ -189,7 +189,8 @@ def mistakenness_values(pred_labels, gt_labels, scores, use_logits: bool) -> lis
         if pred is None:
             out[i] = 1.0
             continue
-        m = -1.0 if (gt is not None and pred == gt) else 1.0
+        # as brain: a prediction without a ground-truth label counts as "right"
+        m = -1.0 if (gt is None or pred == gt) else 1.0
         out[i] = float((m * certainty[i] + 1.0) / 2.0)
     return out
 
