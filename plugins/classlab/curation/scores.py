@@ -172,8 +172,9 @@ def mistakenness_values(pred_labels, gt_labels, scores, use_logits: bool) -> lis
     """Brain's classification mistakenness for aligned lists of labels and logits/confidences.
 
     ``m`` is 1 when the prediction is wrong and -1 when right (or, as in brain,
-    when there is no ground-truth label); mistakenness is ``(m * exp(-entropy(softmax(logits))) + 1) / 2``,
-    or ``(m * confidence + 1) / 2`` without logits; 1 when there is no
+    when there is no ground-truth label); mistakenness is
+    ``(m * exp(-entropy(softmax(logits))) + 1) / 2``, or ``(m * confidence + 1) / 2``
+    without logits; 1 when there is no
     prediction, ``None`` when there is neither label.
     """
     n = len(pred_labels)
