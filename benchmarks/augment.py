@@ -54,7 +54,7 @@ def main() -> None:
     import fiftyone as fo
     from classlab import config
     from classlab.curation.augment import augment_samples
-    from classlab.mnist import load_mnist
+    from classlab.data.mnist import load_mnist
 
     name = "classlab-bench-augment"
     ds = load_mnist(args.mnist_dir, dataset_name=name, overwrite=True, limit_per_split=args.sources)

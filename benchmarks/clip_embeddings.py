@@ -122,7 +122,7 @@ def main():
     import fiftyone as fo
     import torch
     from classlab.clip import ModelCache, check_spec
-    from classlab.mnist import load_mnist
+    from classlab.data.mnist import load_mnist
 
     if args.model == "tiny":
         import sys

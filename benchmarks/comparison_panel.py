@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--dataset", default="classlab-bench-mnist")
     args = ap.parse_args()
     import fiftyone as fo
-    from classlab.mnist import load_mnist
+    from classlab.data.mnist import load_mnist
 
     t = time.perf_counter()
     ds = (

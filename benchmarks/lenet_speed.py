@@ -11,7 +11,7 @@ import numpy as np
 
 
 def _pngs(images: np.ndarray, root: Path) -> list[str]:
-    from classlab.mnist import _write_pngs
+    from classlab.data.mnist import _write_pngs
 
     root.mkdir(parents=True, exist_ok=True)
     paths = [root / f"{i:05d}.png" for i in range(len(images))]
@@ -133,9 +133,9 @@ def _writer(n: int = 70_000) -> None:
 def speed(args, machine: str) -> None:
     import torch
     from classlab.config import resolve_device, root_dir
+    from classlab.data.mnist import read_mnist
     from classlab.lenet.data import decode_images
     from classlab.lenet.models import build_model
-    from classlab.mnist import read_mnist
 
     print(f"machine: {machine}\ntorch threads: {torch.get_num_threads()}")
     images, labels = read_mnist(args.mnist_dir)["train"]

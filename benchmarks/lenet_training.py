@@ -49,10 +49,10 @@ def accuracy(args) -> None:
     import numpy as np
     import torch
     from classlab.config import resolve_device
+    from classlab.data.mnist import read_mnist
+    from classlab.data.splits import split_assignment
     from classlab.lenet.config import TrainConfig
     from classlab.lenet.train import evaluate, fit_tensors
-    from classlab.mnist import read_mnist
-    from classlab.splits import split_assignment
 
     device = resolve_device(args.device)
     data = read_mnist(args.mnist_dir)

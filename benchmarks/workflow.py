@@ -1,6 +1,6 @@
 """Benchmark: the whole ClassLab workflow without CLIP on all 70,000 MNIST samples.
 
-Runs ``classlab.workflow.run_workflow`` (every step through
+Runs ``classlab.job.workflow.run_workflow`` (every step through
 ``foo.execute_operator``) on a fresh dataset in a private database, then runs it
 again (every step already done: the baseline a re-run costs), and prints each
 step's wall time and peak memory side by side with the targets (15 minutes and
@@ -99,7 +99,7 @@ def _run(args) -> int:
 
     import torch
     from classlab.config import configure_logging
-    from classlab.workflow import WorkflowConfig, run_workflow
+    from classlab.job.workflow import WorkflowConfig, run_workflow
 
     configure_logging()
     cfg = WorkflowConfig(

@@ -41,7 +41,7 @@ def progress(ctx):
     FiftyOne keeps an immediate (not delegated) operation's progress only as App
     console messages, so the same updates also go to the ``classlab.progress``
     logger at INFO: scripts that call operators through ``foo.execute_operator``
-    see them in the terminal (``classlab.runner.progress_to_log``). That logger
+    see them in the terminal (``classlab.job.runner.progress_to_log``). That logger
     is silent unless a script enables it.
     """
     name = str(getattr(ctx, "operator_uri", None) or "").rsplit("/", 1)[-1]
@@ -90,6 +90,23 @@ def label_field_choice(inputs, ctx, name, fields, default, label, description=""
         prop.invalid = True
         prop.error_message = f"No suitable field on this dataset for {label!r}"
     return prop
+
+
+def check(prop, fn, *args, **kwargs):
+    """Runs the core's own check ``fn(*args, **kwargs)`` for a form property.
+
+    The one way forms validate: the rule lives in the core, the form shows its
+    message on ``prop``. Returns what ``fn`` returned, or None when it raised a
+    :class:`~classlab.errors.ClassLabError` (then ``prop`` is marked invalid
+    with that error's message). Other exceptions propagate: they are bugs.
+    """
+    from classlab.errors import ClassLabError
+
+    try:
+        return fn(*args, **kwargs)
+    except ClassLabError as e:
+        invalid(prop, str(e))
+        return None
 
 
 def invalid(prop, message: str):

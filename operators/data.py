@@ -54,7 +54,7 @@ class LoadMnist(foo.Operator):
         return types.Property(inputs, view=types.View(label="ClassLab: load MNIST"))
 
     def execute(self, ctx):
-        from classlab.mnist import load_mnist
+        from classlab.data.mnist import load_mnist
 
         dataset = load_mnist(
             source_dir=param(ctx, "source_dir") or None,
@@ -118,7 +118,7 @@ class SplitDataset(foo.Operator):
         return types.Property(inputs, view=types.View(label=f"ClassLab: split {n} samples"))
 
     def execute(self, ctx):
-        from classlab.splits import split_dataset
+        from classlab.data.splits import split_dataset
 
         counts = split_dataset(
             ctx.target_view(),

@@ -11,7 +11,8 @@ import functools
 import logging
 
 import fiftyone.operators as foo
-from classlab import compare, compare_plots, defaults
+from classlab import compare, defaults
+from classlab.compare import plots as compare_plots
 from classlab.errors import ClassLabError
 from fiftyone.operators import types
 

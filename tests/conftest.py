@@ -57,7 +57,7 @@ def mnist_dir() -> Path:
 def mnist_base(mnist_dir):
     """A session-wide MNIST dataset: 300 train + 100 test samples. Do not modify it:
     tests that write use ``mnist_small`` (a fresh clone)."""
-    from classlab.mnist import load_mnist
+    from classlab.data.mnist import load_mnist
 
     return load_mnist(mnist_dir, dataset_name="classlab-test-base", limit_per_split=300)
 

@@ -2,8 +2,8 @@
 
 The App-free core. Import the submodules you need, e.g.::
 
-    from classlab.mnist import load_mnist
-    from classlab.splits import split_dataset
+    from classlab.data.mnist import load_mnist
+    from classlab.data.splits import split_dataset
 
 Heavy packages (torch, open_clip, albumentations) are imported inside the
 functions that need them.

@@ -1,5 +1,5 @@
-"""``python -m classlab``: the main job (see classlab.cli)."""
+"""``python -m classlab``: the main job (see classlab.job.cli)."""
 
-from classlab.cli import main
+from classlab.job.cli import main
 
 raise SystemExit(main())

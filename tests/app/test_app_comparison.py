@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from classlab import compare, compare_plots
+from classlab import compare
+from classlab.compare import plots as compare_plots
 from support.app import open_app
 from support.models import make_models_dataset
 

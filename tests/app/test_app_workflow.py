@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from classlab.workflow import STEP_NAMES, WorkflowConfig, run_workflow
+from classlab.job.workflow import STEP_NAMES, WorkflowConfig, run_workflow
 from support.app import open_app
 
 

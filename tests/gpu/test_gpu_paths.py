@@ -18,9 +18,9 @@ pytestmark = [
 
 
 def test_lenet_trains_on_the_gpu_from_plain_tensors(mnist_dir):
+    from classlab.data.mnist import read_mnist
     from classlab.lenet.config import TrainConfig
     from classlab.lenet.train import evaluate, fit_tensors
-    from classlab.mnist import read_mnist
 
     data = read_mnist(mnist_dir)
     x, y = data["train"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fiftyone as fo
 import pytest
-from classlab.runner import run_operator
+from classlab.job.runner import run_operator
 
 TERMINAL = ("completed", "failed")
 

@@ -9,9 +9,9 @@ import logging
 import fiftyone as fo
 import pytest
 from classlab import defaults
-from classlab.cli import main
+from classlab.job.cli import main
+from classlab.job.workflow import STEP_NAMES, WorkflowConfig, run_workflow
 from classlab.records import get_record
-from classlab.workflow import STEP_NAMES, WorkflowConfig, run_workflow
 
 
 def _statuses(report):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from classlab import compare, compare_plots
+from classlab import compare
+from classlab.compare import plots as compare_plots
 from support.models import make_models_dataset
 from support.panel import run_panel_method
 

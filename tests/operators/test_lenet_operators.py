@@ -5,9 +5,9 @@ from pathlib import Path
 import fiftyone as fo
 import fiftyone.operators as foo
 import pytest
+from classlab.data.splits import split_dataset
 from classlab.lenet.registry import list_models, load_model
 from classlab.lenet.runs import train_lenet
-from classlab.splits import split_dataset
 from fiftyone import ViewField as F
 from fiftyone.operators.executor import ExecutionError
 

@@ -164,7 +164,7 @@ def test_evaluate_field_and_bad_input(dataset_name, unchanged):
 
 
 def test_write_report(models, tmp_path):
-    from classlab.compare_report import write_report
+    from classlab.compare.report import write_report
 
     path = write_report(tmp_path / "r" / "report.html", models)
     text = path.read_text()
@@ -174,7 +174,7 @@ def test_write_report(models, tmp_path):
 
 def test_table_cells_counts_rates_and_missing():
     import pandas as pd
-    from classlab import compare_plots
+    from classlab.compare import plots as compare_plots
 
     # a missing parameter count makes pandas store the column as float
     frame = pd.DataFrame(

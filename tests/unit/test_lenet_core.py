@@ -30,7 +30,7 @@ def test_config_validates():
 
 
 def _tensors(mnist_dir, n=600):
-    from classlab.mnist import read_mnist
+    from classlab.data.mnist import read_mnist
 
     x, y = read_mnist(mnist_dir)["train"]
     return torch.from_numpy(x[:n].copy())[:, None], torch.from_numpy(y[:n].astype(np.int64))

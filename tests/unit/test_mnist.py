@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 from classlab import defaults
+from classlab.data.mnist import find_mnist_files, load_mnist, read_idx, read_mnist
 from classlab.errors import DatasetExistsError, DataSourceError, InputError
-from classlab.mnist import find_mnist_files, load_mnist, read_idx, read_mnist
 
 
 def test_read_idx_matches_published_checks(mnist_dir):

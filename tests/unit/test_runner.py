@@ -4,8 +4,8 @@ import logging
 
 import numpy as np
 import pytest
-from classlab.clip_weights import clip_weights_problem
-from classlab.runner import MemorySampler, Step, format_summary, progress_to_log, run_steps
+from classlab.clip.weights import clip_weights_problem
+from classlab.job.runner import MemorySampler, Step, format_summary, progress_to_log, run_steps
 
 
 def test_steps_run_in_order_and_skip_when_done():

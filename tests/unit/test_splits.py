@@ -1,7 +1,7 @@
 import fiftyone as fo
 import pytest
+from classlab.data.splits import split_assignment, split_dataset
 from classlab.errors import EmptyViewError, FieldError, InputError
-from classlab.splits import split_assignment, split_dataset
 
 
 def test_assignment_is_stratified_seeded_and_complete():

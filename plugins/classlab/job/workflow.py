@@ -10,7 +10,7 @@ compare the models. Every step calls an operator through
 Example::
 
     from classlab.config import configure_logging
-    from classlab.workflow import WorkflowConfig, run_workflow
+    from classlab.job.workflow import WorkflowConfig, run_workflow
 
     configure_logging()
     report = run_workflow(WorkflowConfig(mnist_dir="/data/mnist", subset=1000))
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from classlab import defaults
-from classlab.clip_weights import clip_weights_problem
-from classlab.runner import Step, StepResult, format_summary, run_operator, run_steps
+from classlab.clip.weights import clip_weights_problem
+from classlab.job.runner import Step, StepResult, format_summary, run_operator, run_steps
 
 logger = logging.getLogger("classlab")
 
@@ -486,7 +486,6 @@ def _accuracy(view, pred_field: str, gt_field: str = defaults.GROUND_TRUTH) -> f
 def start_over(dataset_name: str) -> None:
     """Deletes the dataset and the files ClassLab wrote for it (media, models)."""
     import fiftyone as fo
-
     from classlab.config import media_dir, models_dir
 
     if fo.dataset_exists(dataset_name):
@@ -508,7 +507,7 @@ def run_workflow(config: Optional[WorkflowConfig] = None) -> WorkflowReport:
         InputError: an unknown step name in ``config.only``
     """
     from classlab.errors import InputError
-    from classlab.plugin import install_plugin
+    from classlab.job.plugin import install_plugin
 
     config = config or WorkflowConfig()
     unknown = sorted(set(config.only or ()) - set(STEP_NAMES))

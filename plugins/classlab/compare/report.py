@@ -7,7 +7,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from classlab import compare, compare_plots, defaults
+from classlab import compare, defaults
+from classlab.compare import plots as compare_plots
 
 logger = logging.getLogger("classlab")
 

@@ -31,7 +31,7 @@ def default_mnist_dir() -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from classlab.workflow import STEP_NAMES, WorkflowConfig
+    from classlab.job.workflow import STEP_NAMES, WorkflowConfig
 
     d = WorkflowConfig()
     p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[1])
@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args):
-    """The :class:`~classlab.workflow.WorkflowConfig` for parsed CLI arguments."""
-    from classlab.workflow import WorkflowConfig
+    """The :class:`~classlab.job.workflow.WorkflowConfig` for parsed CLI arguments."""
+    from classlab.job.workflow import WorkflowConfig
 
     return WorkflowConfig(
         dataset_name=args.dataset,
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from classlab.workflow import run_workflow
+    from classlab.job.workflow import run_workflow
 
     report = run_workflow(config_from_args(args))
     print("\nClassLab workflow on dataset %r\n%s" % (report.dataset_name, report.summary()))

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-
 from classlab import config, defaults
 from classlab.errors import DatasetExistsError, DataSourceError, InputError
 from classlab.progress import ProgressFn, as_progress

@@ -1,5 +1,5 @@
 """Plotly figures of a comparison, as plain dicts (the panel sends them to the
-App as they are; :func:`classlab.compare_report.write_report` wraps them in
+App as they are; :func:`classlab.compare.report.write_report` wraps them in
 ``plotly.graph_objects.Figure``)."""
 
 from __future__ import annotations

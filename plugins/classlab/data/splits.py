@@ -6,7 +6,6 @@ import logging
 from typing import Optional
 
 import numpy as np
-
 from classlab import defaults
 from classlab.errors import InputError
 from classlab.validation import require_classification_field, require_fraction, require_nonempty
