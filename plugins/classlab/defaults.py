@@ -50,3 +50,14 @@ AUGMENT_RUN_KEY = "augment_v1"
 AUGMENT_PRESET = "tutorial"
 AUGMENT_COPIES = 1
 AUGMENT_SEED = 51
+
+# CLIP (open_clip): the model and weights every CLIP entry point defaults to
+CLIP_MODEL = "ViT-B-32"
+CLIP_PRETRAINED = "laion2b_s34b_b79k"
+# file suffixes that make a ``pretrained`` value a local checkpoint path (one list:
+# the weights check and the loader must agree)
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt")
+
+# LeNet-5 model runs the main job trains
+MODEL_V1 = "lenet_v1"
+MODEL_V2 = "lenet_v2"
