@@ -12,11 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import fiftyone as fo
 import pytest
-from classlab.job.runner import run_operator
 
 TERMINAL = ("completed", "failed")
 
@@ -27,8 +27,8 @@ def worker(tmp_path):
     database); stops it with SIGTERM."""
     procs = []
 
-    def start():
-        log = open(tmp_path / "worker.log", "w")
+    def start(tag: str = ""):
+        log = open(tmp_path / f"worker{tag}.log", "w")
         exe = Path(sys.executable).with_name("fiftyone")
         proc = subprocess.Popen(
             [str(exe), "delegated", "launch"],
@@ -68,23 +68,29 @@ def _wait(op_ids, proc, log_path, timeout=180.0):
     )
 
 
-def test_queue_from_sdk_run_by_worker(mnist_base, mnist_dir, dataset_name, tmp_path, worker):
+def test_queue_from_sdk_run_by_worker(
+    mnist_base, mnist_dir, dataset_name, tmp_path, worker, execute
+):
     assert mnist_base.persistent  # a worker loads the context's dataset by name
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    ok = run_operator(
+    corrupt = tmp_path / "corrupt"  # passes the form's check, fails when read
+    corrupt.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (corrupt / name).write_bytes(b"not an IDX file")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (corrupt / name).write_bytes(b"not an IDX file")
+    ok = execute(
         "load_mnist",
         dataset=mnist_base,
         request_delegation=True,
         params=dict(source_dir=str(mnist_dir), dataset_name=dataset_name, limit_per_split=25),
-    )
+    ).result
     bad_name = dataset_name + "-bad"
-    bad = run_operator(
+    bad = execute(
         "load_mnist",
         dataset=mnist_base,
         request_delegation=True,
-        params=dict(source_dir=str(empty), dataset_name=bad_name),
-    )
+        params=dict(source_dir=str(corrupt), dataset_name=bad_name),
+    ).result
     # queued, not run: nothing exists yet
     assert str(ok["run_state"]) == "queued" and str(bad["run_state"]) == "queued"
     assert not fo.dataset_exists(dataset_name)
@@ -106,18 +112,66 @@ def test_queue_from_sdk_run_by_worker(mnist_base, mnist_dir, dataset_name, tmp_p
     assert str(failed.run_state) == "failed"
     # (FiftyOne stores the traceback, whose last line is ClassLab's error and message)
     last = failed.result.error.strip().splitlines()[-1]
-    assert last.startswith("classlab.errors.DataSourceError") and "lacks the MNIST IDX" in last
+    assert last.startswith("classlab.errors.DataSourceError") and "train-images" in last
     assert failed.failed_at is not None and not fo.dataset_exists(bad_name)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) is not None
 
 
-def test_operator_without_delegation_runs_immediately(mnist_small):
+def test_operator_without_delegation_runs_immediately(mnist_small, execute):
     # split_dataset is quick and declares no delegation: asking for it runs it now
-    res = run_operator(
+    res = execute(
         "split_dataset",
         view=mnist_small.match_tags("train"),
         request_delegation=True,
         params=dict(train=0.8, val=0.2, overwrite=True),
-    )
+    ).result
     assert res["counts"] == {"train": 240, "val": 60}
+
+
+def test_two_workers_one_mongodb_server(mnist_base, tmp_path, worker, execute):
+    """Two ``fiftyone delegated launch`` workers against the session's standalone
+    mongod (FIFTYONE_DATABASE_URI): five trainings queued on one dataset, two of
+    them with the same run key (both valid when queued). Every distinct one
+    completes and records its model (no record lost); of the two with one key,
+    exactly one completes and the other fails with ClassLab's "exists" message
+    (never two silent successes)."""
+    from classlab import records
+    from classlab.data.splits import split_dataset
+
+    assert os.environ["FIFTYONE_DATABASE_URI"].startswith("mongodb://127.0.0.1:")
+    ds = mnist_base.clone(f"two-workers-{uuid.uuid4().hex[:8]}", persistent=True)
+    try:
+        split_dataset(ds.match_tags("train"), {"train": 0.8, "val": 0.2}, overwrite=True)
+        keys = [f"w{i}" for i in range(4)]
+        queued = [
+            execute(
+                "train_lenet",
+                dataset=ds,
+                request_delegation=True,
+                params=dict(run_key=k, epochs=1, seed=i),
+            ).result["id"]
+            for i, k in enumerate(keys)
+        ]
+        twin = execute(
+            "train_lenet",
+            dataset=ds,
+            request_delegation=True,
+            params=dict(run_key=keys[0], epochs=1, seed=9),
+        ).result["id"]
+        procs = [worker("-a"), worker("-b")]
+        ops = _wait(queued + [twin], procs[0], tmp_path / "worker-a.log", timeout=400)
+        assert all(p.poll() is None for p in procs), "a worker died"
+        states = {i: str(ops[i].run_state) for i in queued + [twin]}
+        for i in queued[1:]:
+            assert states[i] == "completed", ops[i].result
+        assert sorted(records.list_records(ds, "models")) == keys
+        pair = [queued[0], twin]
+        assert sorted(states[i] for i in pair) == ["completed", "failed"], states
+        loser = next(ops[i] for i in pair if states[i] == "failed")
+        last = loser.result.error.strip().splitlines()[-1]
+        # refused by the form's check when the worker validates it, or by the core's
+        # atomic create when both ran at once: ClassLab's message either way
+        assert repr(keys[0]) in last and "exists" in last, last
+    finally:
+        ds.delete()
