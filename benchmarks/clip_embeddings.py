@@ -19,6 +19,8 @@ import platform
 import time
 import uuid
 
+from classlab import defaults
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,7 +30,7 @@ def parse_args():
     p.add_argument("--n", type=int, default=256, help="number of MNIST test images")
     p.add_argument(
         "--model",
-        default="ViT-B-32",
+        default=defaults.CLIP_MODEL,
         help="an open_clip architecture, or 'tiny' for the tests' 3.4 M-parameter config",
     )
     p.add_argument("--batch-size", type=int, default=32)
@@ -68,15 +70,11 @@ def raw_open_clip(loaded, paths, batch_size) -> float:
 
 def classlab_end_to_end(view, cache, args) -> float:
     """(b): images/s of compute_clip_embeddings, files to database, model already loaded."""
-    from classlab.clip import compute_clip_embeddings
+    from classlab.clip import ClipSpec, LoaderOptions, compute_clip_embeddings
 
     kw = {
-        "model_name": args.model,
-        "random_weights": True,
-        "device": args.device,
-        "precision": args.precision,
-        "batch_size": args.batch_size,
-        "num_workers": args.num_workers,
+        "spec": ClipSpec(args.model, None, random_weights=True, precision=args.precision),
+        "options": LoaderOptions(args.batch_size, args.num_workers, args.device),
         "cache": cache,
     }
     compute_clip_embeddings(view.limit(2), embeddings_field="warmup", **kw)

@@ -1,31 +1,91 @@
-"""CLIP operators: image embeddings (+ map, similarity index) and zero-shot labels."""
+"""CLIP operators: image embeddings (+ map, similarity index) and zero-shot labels.
+
+Forms are small module-level builders that validate through the core's own
+checks (:func:`operators.common.check`): no model is loaded and the view is only
+counted. ``execute`` builds a ``ClipSpec`` and ``LoaderOptions`` from the params
+and makes one core call.
+"""
 
 from __future__ import annotations
 
-import json
-
 import fiftyone.operators as foo
-from classlab import defaults
-from classlab.clip.templates import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS
-from classlab.errors import InputError
-from classlab.validation import classification_fields
+from classlab import config, defaults
+from classlab.clip import ClipSpec, LoaderOptions, MapOptions, ModelCache, check_model_name
+from classlab.clip import compute_clip_embeddings as core_compute_clip_embeddings
+from classlab.clip import zero_shot_classify as core_zero_shot_classify
+from classlab.clip.embeddings import (
+    VIZ_METHODS,
+    check_embeddings_field,
+    check_sim_options,
+    check_viz_options,
+)
+from classlab.clip.models import PRECISIONS
+from classlab.clip.options import ON_ERROR
+from classlab.clip.prompts import (
+    DEFAULT_PROMPT_STYLE,
+    PROMPT_STYLES,
+    parse_prompt_names,
+    resolve_classes,
+    resolve_prompt_names,
+)
+from classlab.clip.templates import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, resolve_templates
+from classlab.clip.weights import require_clip_weights
+from classlab.clip.zero_shot import check_evaluation, check_label_field
+from classlab.validation import classification_fields, require_field_name, require_nonempty
 from fiftyone.operators import types
 
-from .common import config, dropdown, invalid, label_field_choice, param, progress, target_count
+from .common import check, dropdown, label_field_choice, param, progress, target_count
+from .common import config as op_config
 
-MODEL_DEFAULTS = {"model_name": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"}
+# ---------------------------------------------------------------- params -> core objects
 
 
-def _model_inputs(inputs, ctx):
-    inputs.str(
+def spec_from_params(ctx) -> ClipSpec:
+    """The (unchecked) ClipSpec the params ask for; defaults from ``classlab.defaults``."""
+    return ClipSpec(
+        model_name=param(ctx, "model_name", defaults.CLIP_MODEL),
+        pretrained=param(ctx, "pretrained", defaults.CLIP_PRETRAINED) or None,
+        random_weights=bool(param(ctx, "random_weights", False)),
+        precision=param(ctx, "precision", ClipSpec.precision),
+    )
+
+
+def options_from_params(ctx) -> LoaderOptions:
+    """The LoaderOptions the params ask for (raises InputError naming a bad one)."""
+    return LoaderOptions(**{k: param(ctx, k, getattr(LoaderOptions, k)) for k in _LOADER_FIELDS})
+
+
+_LOADER_FIELDS = ("batch_size", "num_workers", "device", "on_error")
+
+
+def _as_list(value) -> list[str] | None:
+    """A list param given as a list, or as comma/newline separated text (SDK callers)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+# ---------------------------------------------------------------- form builders
+
+
+def model_form(inputs, ctx) -> ClipSpec | None:
+    """Model, weights and precision; returns the checked spec, or None when invalid.
+
+    Weights must be usable now (a local file, or cached, or downloadable: the
+    cheap ``clip_weights_problem`` check, no download) unless random weights
+    are chosen.
+    """
+    model_prop = inputs.str(
         "model_name",
-        default=MODEL_DEFAULTS["model_name"],
+        default=defaults.CLIP_MODEL,
         label="CLIP model",
         description="An open_clip architecture (open_clip.list_models()) or 'hf-hub:org/repo'",
     )
-    inputs.str(
+    weights_prop = inputs.str(
         "pretrained",
-        default=MODEL_DEFAULTS["pretrained"],
+        default=defaults.CLIP_PRETRAINED,
         label="Pretrained weights",
         description="A tag of open_clip.list_pretrained() for this model, or the path of a "
         "local checkpoint file",
@@ -36,63 +96,197 @@ def _model_inputs(inputs, ctx):
         label="Random weights (tests only)",
         description="Use an untrained model: no download, meaningless predictions",
     )
-    dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
     dropdown(
         inputs,
         "precision",
-        ["fp32", "fp16", "bf16"],
-        "fp32",
+        PRECISIONS,
+        ClipSpec.precision,
         "Precision",
         "fp16/bf16 use autocast; fp16 needs a GPU",
     )
-    inputs.int("batch_size", default=64, label="Batch size")
-    inputs.int("num_workers", default=2, label="Loader workers")
+    wanted = spec_from_params(ctx)
+    if check(model_prop, check_model_name, wanted.model_name, wanted.random_weights) is None:
+        return None
+    spec = check(weights_prop, wanted.checked)
+    if spec is not None and not spec.random_weights:
+        check(weights_prop, require_clip_weights, spec.model_name, spec.pretrained)
+    return None if weights_prop.invalid else spec
+
+
+def loader_form(inputs, ctx) -> None:
+    """Device, batch size, workers, unreadable images: each checked by LoaderOptions.
+
+    Whether a CUDA device exists is left to the run: a delegated run may go to
+    a worker that has the GPU this App server lacks.
+    """
+    dropdown(inputs, "device", config.DEVICES, LoaderOptions.device, "Device")
+    inputs.int("batch_size", default=LoaderOptions.batch_size, label="Batch size")
+    inputs.int("num_workers", default=LoaderOptions.num_workers, label="Loader workers")
     dropdown(
         inputs,
         "on_error",
-        ["skip", "raise"],
-        "skip",
+        ON_ERROR,
+        LoaderOptions.on_error,
         "Unreadable images",
         "skip: leave them out and report them; raise: stop with an error",
     )
-    for name in ("batch_size", "num_workers"):
-        value = param(ctx, name, 1)
-        if not isinstance(value, int) or value < (1 if name == "batch_size" else 0):
-            invalid(
-                inputs.get_property(name),
-                f"{name} must be a whole number >= {1 if name == 'batch_size' else 0}",
-            )
-    if not param(ctx, "random_weights", False) and not param(ctx, "pretrained", "x"):
-        invalid(
-            inputs.get_property("pretrained"),
-            "Give a tag or a checkpoint path, or tick Random weights",
+    for name in _LOADER_FIELDS:
+        value = param(ctx, name, getattr(LoaderOptions, name))
+        check(inputs.get_property(name), LoaderOptions, **{name: value})
+
+
+def embeddings_field_form(inputs, ctx, spec: ClipSpec | None) -> None:
+    """The embeddings field (free, or holding this model's embeddings, or overwrite)."""
+    field = param(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS)
+    prop = inputs.str(
+        "embeddings_field", default=defaults.CLIP_EMBEDDINGS, label="Embeddings field"
+    )
+    inputs.bool("skip_existing", default=True, label="Skip samples that have embeddings")
+    inputs.bool("overwrite", default=False, label="Replace embeddings of another model")
+    if spec is None or ctx.dataset is None:
+        check(prop, require_field_name, field, "embeddings field")
+    else:
+        overwrite = bool(param(ctx, "overwrite", False))
+        check(prop, check_embeddings_field, ctx.dataset, field, spec, overwrite)
+
+
+def maps_form(inputs, ctx, n: int) -> None:
+    """The optional 2-D map and similarity index, with their brain keys."""
+    inputs.bool("compute_viz", default=False, label="Compute a 2-D map")
+    viz_key = None
+    if param(ctx, "compute_viz", False):
+        dropdown(inputs, "viz_method", list(VIZ_METHODS), MapOptions.viz_method, "Map method")
+        prop = inputs.str("viz_key", default=defaults.CLIP_VIZ_KEY, label="Map brain key")
+        viz_key = param(ctx, "viz_key", defaults.CLIP_VIZ_KEY)
+        method = param(ctx, "viz_method", MapOptions.viz_method)
+        if ctx.dataset is not None:
+            check(prop, check_viz_options, ctx.dataset, method, viz_key, n)
+    inputs.bool("compute_similarity", default=False, label="Build a similarity index")
+    if param(ctx, "compute_similarity", False):
+        prop = inputs.str("sim_key", default=defaults.CLIP_SIM_KEY, label="Similarity brain key")
+        sim_key = param(ctx, "sim_key", defaults.CLIP_SIM_KEY)
+        if ctx.dataset is not None:
+            check(prop, check_sim_options, ctx.dataset, sim_key, viz_key)
+
+
+def classes_form(inputs, ctx) -> list[str] | None:
+    """Ground truth and the class list; returns the given classes (checked) or None."""
+    fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
+    if fields:
+        label_field_choice(
+            inputs,
+            ctx,
+            "gt_field",
+            fields,
+            defaults.GROUND_TRUTH,
+            "Ground truth",
+            "Classes default to its distinct labels",
         )
+    else:  # unlabelled data: give the classes and untick Evaluate
+        inputs.str(
+            "gt_field",
+            default=defaults.GROUND_TRUTH,
+            label="Ground truth",
+            description="No Classification field here: list the classes below",
+        )
+    if not isinstance(ctx.params.get("classes"), str):
+        inputs.list(
+            "classes",
+            types.String(),
+            label="Classes",
+            description="Empty: the distinct labels of the ground truth",
+        )
+    classes = _as_list(ctx.params.get("classes"))
+    if not classes:
+        return None  # the run lists them from the ground truth (not read here)
+    prop = inputs.get_property("classes") or inputs.get_property("gt_field")
+    gt_field = param(ctx, "gt_field", defaults.GROUND_TRUTH)
+    return check(prop, resolve_classes, None, gt_field, classes)  # given classes: no view read
 
 
-def _model_params(ctx) -> dict:
-    return {
-        "model_name": param(ctx, "model_name", MODEL_DEFAULTS["model_name"]),
-        "pretrained": param(ctx, "pretrained", MODEL_DEFAULTS["pretrained"]) or None,
-        "random_weights": bool(param(ctx, "random_weights", False)),
-        "device": param(ctx, "device", "auto"),
-        "precision": param(ctx, "precision", "fp32"),
-        "batch_size": int(param(ctx, "batch_size", 64)),
-        "num_workers": int(param(ctx, "num_workers", 2)),
-        "on_error": param(ctx, "on_error", "skip"),
-    }
+def prompts_form(inputs, ctx, classes: list[str] | None) -> None:
+    """Prompt names (style and overrides) and templates, checked by the core's rules."""
+    style_prop = dropdown(
+        inputs,
+        "prompt_style",
+        PROMPT_STYLES,
+        DEFAULT_PROMPT_STYLE,
+        "Prompt names",
+        "From '0 - zero': first '0', last 'zero', both '0 (zero)', label unchanged",
+    )
+    names_prop = style_prop
+    if not isinstance(ctx.params.get("prompt_names"), dict):
+        names_prop = inputs.str(
+            "prompt_names",
+            label="Prompt name overrides",
+            description="'class: name' per line (or JSON), e.g. '0 - zero: zero'",
+        )
+    set_prop = dropdown(
+        inputs,
+        "template_set",
+        list(TEMPLATE_SETS),
+        DEFAULT_TEMPLATE_SET,
+        "Template set",
+        " | ".join(f"{k}: {v[0]}" for k, v in TEMPLATE_SETS.items()),
+    )
+    templates_prop = set_prop
+    if not isinstance(ctx.params.get("templates"), str):
+        templates_prop = inputs.list(
+            "templates",
+            types.String(),
+            label="Own templates",
+            description="Each with one {} slot; replaces the set when given",
+        )
+    names = ctx.params.get("prompt_names")
+    style = param(ctx, "prompt_style", DEFAULT_PROMPT_STYLE)
+    if classes:
+        check(names_prop, resolve_prompt_names, classes, names, style)
+    else:
+        check(names_prop, parse_prompt_names, names)
+    template_set = param(ctx, "template_set", DEFAULT_TEMPLATE_SET)
+    check(templates_prop, resolve_templates, template_set, _as_list(ctx.params.get("templates")))
 
 
-def _empty_notice(inputs, n):
+def zero_shot_outputs_form(inputs, ctx, spec: ClipSpec | None) -> None:
+    """Prediction field, reused embeddings field, evaluation key."""
+    label_prop = inputs.str(
+        "label_field", default=defaults.CLIP_ZERO_SHOT, label="Prediction field"
+    )
+    emb_prop = inputs.str(
+        "embeddings_field",
+        default=defaults.CLIP_EMBEDDINGS,
+        label="Reuse embeddings field",
+        description="Used when made by the same model; empty: always encode the images",
+    )
+    inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
+    eval_prop = inputs.str("eval_key", default=defaults.EVAL_CLIP, label="Eval key")
+    if ctx.dataset is None:
+        return
+    ds = ctx.dataset
+    label_field = param(ctx, "label_field", defaults.CLIP_ZERO_SHOT)
+    gt_field = param(ctx, "gt_field", defaults.GROUND_TRUTH)
+    emb_field = param(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS) or None
+    check(label_prop, check_label_field, ds, label_field, gt_field, emb_field)
+    if emb_field and spec is not None:
+        check(emb_prop, check_embeddings_field, ds, emb_field, spec)
+    if param(ctx, "evaluate", True):
+        check(eval_prop, check_evaluation, ds, gt_field, param(ctx, "eval_key", defaults.EVAL_CLIP))
+
+
+def empty_view_form(inputs, ctx, n: int) -> None:
+    """A notice, invalid with the core's message, when the target view is empty."""
     if n == 0:
-        invalid(
-            inputs.view("empty", types.Notice(label="The view is empty")), "The view has no samples"
-        )
+        notice = inputs.view("empty", types.Notice(label="The view is empty"))
+        check(notice, require_nonempty, ctx.target_view())
+
+
+# ---------------------------------------------------------------- operators
 
 
 class ComputeClipEmbeddings(foo.Operator):
     @property
     def config(self):
-        return config(
+        return op_config(
             "compute_clip_embeddings",
             "compute CLIP embeddings",
             "Embeds the images with an open_clip model; optional 2-D map and similarity index",
@@ -101,36 +295,28 @@ class ComputeClipEmbeddings(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         n = target_count(ctx)
-        _model_inputs(inputs, ctx)
-        inputs.str("embeddings_field", default=defaults.CLIP_EMBEDDINGS, label="Embeddings field")
-        inputs.bool("skip_existing", default=True, label="Skip samples that have embeddings")
-        inputs.bool("overwrite", default=False, label="Replace embeddings of another model")
-        inputs.bool("compute_viz", default=False, label="Compute a 2-D map")
-        if param(ctx, "compute_viz", False):
-            dropdown(inputs, "viz_method", ["umap", "tsne", "pca"], "umap", "Map method")
-            inputs.str("viz_key", default=defaults.CLIP_VIZ_KEY, label="Map brain key")
-        inputs.bool("compute_similarity", default=False, label="Build a similarity index")
-        if param(ctx, "compute_similarity", False):
-            inputs.str("sim_key", default=defaults.CLIP_SIM_KEY, label="Similarity brain key")
-        _empty_notice(inputs, n)
+        spec = model_form(inputs, ctx)
+        loader_form(inputs, ctx)
+        embeddings_field_form(inputs, ctx, spec)
+        maps_form(inputs, ctx, n)
+        empty_view_form(inputs, ctx, n)
         return types.Property(inputs, view=types.View(label=f"ClassLab: embed {n} images"))
 
     def execute(self, ctx):
-        from classlab.clip import ModelCache, compute_clip_embeddings
-
-        result = compute_clip_embeddings(
+        result = core_compute_clip_embeddings(
             ctx.target_view(),
+            spec_from_params(ctx),
+            options_from_params(ctx),
             embeddings_field=param(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS),
             skip_existing=bool(param(ctx, "skip_existing", True)),
             overwrite=bool(param(ctx, "overwrite", False)),
             compute_viz=bool(param(ctx, "compute_viz", False)),
-            viz_method=param(ctx, "viz_method", "umap"),
+            viz_method=param(ctx, "viz_method", MapOptions.viz_method),
             viz_key=param(ctx, "viz_key", defaults.CLIP_VIZ_KEY),
             compute_similarity=bool(param(ctx, "compute_similarity", False)),
             sim_key=param(ctx, "sim_key", defaults.CLIP_SIM_KEY),
             cache=ModelCache(),
             progress=progress(ctx),
-            **_model_params(ctx),
         )
         if not ctx.delegated:
             ctx.ops.reload_dataset()
@@ -145,40 +331,10 @@ class ComputeClipEmbeddings(foo.Operator):
         return types.Property(outputs, view=types.View(label="CLIP embeddings"))
 
 
-def parse_prompt_names(value) -> dict | None:
-    """A ``{class: prompt name}`` mapping from a dict, JSON, or ``class: name`` lines."""
-    if not value:
-        return None
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    text = str(value).strip()
-    if text.startswith("{"):
-        try:
-            return {str(k): str(v) for k, v in json.loads(text).items()}
-        except (ValueError, AttributeError):
-            raise InputError(f"prompt_names is not a JSON object: {text[:80]!r}") from None
-    out = {}
-    for item in text.replace(";", "\n").splitlines():
-        if item.strip():
-            if ":" not in item:
-                raise InputError(f"prompt_names entry {item!r} is not 'class: name'")
-            key, name = item.rsplit(":", 1)
-            out[key.strip()] = name.strip()
-    return out
-
-
-def _as_list(value) -> list[str] | None:
-    if not value:
-        return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
-    return [str(v) for v in value]
-
-
 class ZeroShotClassify(foo.Operator):
     @property
     def config(self):
-        return config(
+        return op_config(
             "zero_shot_classify",
             "CLIP zero-shot classify",
             "Labels images by CLIP zero-shot with prompt-template ensembles",
@@ -187,96 +343,24 @@ class ZeroShotClassify(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         n = target_count(ctx)
-        fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
-        _model_inputs(inputs, ctx)
-        inputs.str("label_field", default=defaults.CLIP_ZERO_SHOT, label="Prediction field")
-        if fields:
-            label_field_choice(
-                inputs,
-                ctx,
-                "gt_field",
-                fields,
-                defaults.GROUND_TRUTH,
-                "Ground truth",
-                "Classes default to its distinct labels",
-            )
-        else:  # unlabelled data: give the classes and untick Evaluate
-            inputs.str(
-                "gt_field",
-                default=defaults.GROUND_TRUTH,
-                label="Ground truth",
-                description="No Classification field here: list the classes below",
-            )
-        if not isinstance(ctx.params.get("classes"), str):
-            inputs.list(
-                "classes",
-                types.String(),
-                label="Classes",
-                description="Empty: the distinct labels of the ground truth",
-            )
-        dropdown(
-            inputs,
-            "prompt_style",
-            ["first", "last", "both", "label"],
-            "first",
-            "Prompt names",
-            "From '0 - zero': first '0', last 'zero', both '0 (zero)', label unchanged",
-        )
-        if not isinstance(ctx.params.get("prompt_names"), dict):
-            inputs.str(
-                "prompt_names",
-                label="Prompt name overrides",
-                description="'class: name' per line (or JSON), e.g. '0 - zero: zero'",
-            )
-        dropdown(
-            inputs,
-            "template_set",
-            list(TEMPLATE_SETS),
-            DEFAULT_TEMPLATE_SET,
-            "Template set",
-            " | ".join(f"{k}: {v[0]}" for k, v in TEMPLATE_SETS.items()),
-        )
-        if not isinstance(ctx.params.get("templates"), str):
-            inputs.list(
-                "templates",
-                types.String(),
-                label="Own templates",
-                description="Each with one {} slot; replaces the set when given",
-            )
-        inputs.str(
-            "embeddings_field",
-            default=defaults.CLIP_EMBEDDINGS,
-            label="Reuse embeddings field",
-            description="Used when made by the same model; empty: always encode the images",
-        )
-        inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
-        inputs.str("eval_key", default=defaults.EVAL_CLIP, label="Eval key")
-        templates = _as_list(ctx.params.get("templates")) or []
-        bad = [t for t in templates if t.count("{}") != 1]
-        if bad:
-            invalid(
-                inputs.get_property("templates") or inputs.get_property("template_set"),
-                f"Each template needs exactly one {{}} slot: {bad[0]!r}",
-            )
-        classes = _as_list(ctx.params.get("classes")) or []
-        if classes and (len(set(classes)) != len(classes) or len(classes) < 2):
-            invalid(
-                inputs.get_property("classes") or inputs.get_property("gt_field"),
-                "Give at least two distinct classes",
-            )
-        _empty_notice(inputs, n)
+        spec = model_form(inputs, ctx)
+        loader_form(inputs, ctx)
+        classes = classes_form(inputs, ctx)
+        prompts_form(inputs, ctx, classes)
+        zero_shot_outputs_form(inputs, ctx, spec)
+        empty_view_form(inputs, ctx, n)
         return types.Property(inputs, view=types.View(label=f"ClassLab: zero-shot {n} images"))
 
     def execute(self, ctx):
-        from classlab.clip import ModelCache, zero_shot_classify
-
-        result = zero_shot_classify(
+        result = core_zero_shot_classify(
             ctx.target_view(),
+            spec_from_params(ctx),
+            options_from_params(ctx),
             label_field=param(ctx, "label_field", defaults.CLIP_ZERO_SHOT),
             gt_field=param(ctx, "gt_field", defaults.GROUND_TRUTH),
             classes=_as_list(ctx.params.get("classes")),
-            prompt_names=parse_prompt_names(ctx.params.get("prompt_names")),
-            prompt_style=param(ctx, "prompt_style", "first"),
+            prompt_names=ctx.params.get("prompt_names") or None,
+            prompt_style=param(ctx, "prompt_style", DEFAULT_PROMPT_STYLE),
             template_set=param(ctx, "template_set", DEFAULT_TEMPLATE_SET),
             templates=_as_list(ctx.params.get("templates")),
             embeddings_field=param(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS) or None,
@@ -284,7 +368,6 @@ class ZeroShotClassify(foo.Operator):
             eval_key=param(ctx, "eval_key", defaults.EVAL_CLIP),
             cache=ModelCache(),
             progress=progress(ctx),
-            **_model_params(ctx),
         )
         if not ctx.delegated:
             ctx.ops.reload_dataset()

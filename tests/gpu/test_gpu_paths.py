@@ -54,3 +54,33 @@ def test_clip_encodes_on_the_gpu_with_autocast(mnist_base, precision):
     assert list(gpu.indices) == list(ref.indices) and not gpu.failures
     cos = (np.asarray(gpu.features, np.float32) * np.asarray(ref.features, np.float32)).sum(1)
     assert cos.min() > 0.98, cos.min()
+
+
+def test_clip_embeddings_end_to_end_on_the_gpu(mnist_small):
+    """The public API with a ClipSpec and LoaderOptions on CUDA: same vectors as the CPU."""
+    from classlab.clip import ClipSpec, LoaderOptions, ModelCache, compute_clip_embeddings
+    from support.tiny_clip import register_tiny_clip
+
+    name = register_tiny_clip()
+    view = mnist_small.limit(96)
+    cache = ModelCache()
+    cpu = compute_clip_embeddings(
+        view,
+        ClipSpec(name, None, True, "fp32"),
+        LoaderOptions(batch_size=32, num_workers=0, device="cpu"),
+        embeddings_field="emb_cpu",
+        cache=cache,
+    )
+    gpu = compute_clip_embeddings(
+        view,
+        ClipSpec(name, None, True, "fp16"),
+        LoaderOptions(batch_size=32, num_workers=2, device="cuda"),
+        embeddings_field="emb_gpu",
+        cache=cache,
+    )
+    assert cpu["num_embedded"] == gpu["num_embedded"] == 96 and gpu["num_failed"] == 0
+    assert len(cache) == 2 and "fp16" in gpu["model"]
+    a = np.stack(view.values("emb_cpu")).astype(np.float32)
+    b = np.stack(view.values("emb_gpu")).astype(np.float32)
+    cos = (a * b).sum(1)
+    assert cos.min() > 0.98, cos.min()

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from classlab import records
+from classlab.errors import ClassLabError
 from fiftyone.operators.executor import ExecutionError
 from support.tiny_clip import register_tiny_clip
 
@@ -186,10 +187,11 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
                 "device": "cpu",
                 "embeddings_field": "vitb32",
             },
-            "Could not download the weights of CLIP model ViT-B-32 / laion2b_s34b_b79k",
+            # the form's weights check: no download attempt
+            "ViT-B-32/laion2b_s34b_b79k are not in the local cache and HF_HUB_OFFLINE",
         ),
-        (zs, mnist_small, dict(model, classes=["0 - zero", "0 - zero", "1 - one"]), "distinct"),
-        (zs, mnist_small, dict(model, classes=["0 - zero"]), "distinct"),
+        (zs, mnist_small, dict(model, classes=["0 - zero", "0 - zero", "1 - one"]), "duplicates"),
+        (zs, mnist_small, dict(model, classes=["0 - zero"]), "at least two classes"),
         (zs, mnist_small.match({"ground_truth.label": "3 - three"}), model, "at least two"),
         (zs, mnist_small, dict(model, templates=["a photo of a digit"]), "slot"),
         (zs, mnist_small, dict(model, prompt_names={"0 - zero": "1"}), "indistinguishable"),
@@ -211,6 +213,13 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
         (zs, mnist_small, dict(model, label_field="clip_embeddings"), "Classification"),
         (emb, mnist_small.limit(10), dict(model, compute_viz=True), "needs at least 16"),
         (emb, mnist_small, dict(model, device="cuda"), "no CUDA GPU"),
+        (emb, mnist_small, dict(model, batch_size=0), "batch_size must be a whole number"),
+        (zs, mnist_small, dict(model, num_workers=-2), "num_workers must be a whole number"),
+        (emb, mnist_small, dict(model, on_error="ignore"), "on_error must be 'skip' or 'raise'"),
+        (zs, mnist_small, dict(model, device="tpu"), "device must be one of"),
+        (zs, mnist_small, dict(model, prompt_names='{"0 - zero": '), "not a JSON object"),
+        (emb, mnist_small, dict(model, pretrained="", random_weights=False), "No weights given"),
+        (zs, mnist_small, dict(model, random_weights=False, pretrained="w.ckpt"), "does not exist"),
     ]
     import torch as _t
 
@@ -272,3 +281,99 @@ def test_zero_shot_on_unlabelled_data(execute, mnist_small, model, dataset_name)
         "zero_shot_classify", dataset=ds, params=dict(model, classes=["cat", "dog"], evaluate=False)
     ).result
     assert res["num_predicted"] == 12 and set(ds.distinct("clip_zero_shot.label")) <= {"cat", "dog"}
+
+
+def resolve_form(name, dataset, params):
+    """The form ``name`` builds for ``params``, through a real ExecutionContext."""
+    import fiftyone.operators as foo
+
+    ctx = foo.ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
+
+
+def core_message(fn, *args, **kwargs) -> str:
+    with pytest.raises(ClassLabError) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def invalid_props(form) -> dict:
+    return {k: p.error_message for k, p in form.properties.items() if p.invalid}
+
+
+def test_forms_show_the_cores_messages(mnist_small, model, tiny, tmp_path):
+    from classlab.clip import LoaderOptions, check_spec
+    from classlab.clip.prompts import parse_prompt_names
+    from classlab.clip.templates import resolve_templates
+    from classlab.clip.weights import require_clip_weights
+
+    for op in ("compute_clip_embeddings", "zero_shot_classify"):
+        assert invalid_props(resolve_form(op, mnist_small, model)) == {}
+        # default weights, offline: the weights check, not a download, marks pretrained
+        form = resolve_form(op, mnist_small, {})
+        assert invalid_props(form) == {
+            "pretrained": core_message(require_clip_weights, "ViT-B-32", "laion2b_s34b_b79k")
+        }
+        assert "HF_HUB_OFFLINE" in form.get_property("pretrained").error_message
+        form = resolve_form(op, mnist_small, dict(model, model_name="ViT-B-33"))
+        assert invalid_props(form) == {"model_name": core_message(check_spec, "ViT-B-33")}
+        form = resolve_form(op, mnist_small, dict(model, random_weights=False, pretrained="x.pt"))
+        assert invalid_props(form) == {"pretrained": core_message(check_spec, tiny, "x.pt")}
+        form = resolve_form(op, mnist_small, dict(model, batch_size=0, on_error="never"))
+        assert invalid_props(form) == {
+            "batch_size": core_message(LoaderOptions, batch_size=0),
+            "on_error": core_message(LoaderOptions, on_error="never"),
+        }
+    # a real checkpoint file: usable weights, no random weights needed
+    import torch
+    from classlab.clip import load_clip
+
+    ckpt = tmp_path / "w.ckpt"
+    torch.save(load_clip(check_spec(tiny, None, True), "cpu").model.state_dict(), ckpt)
+    form = resolve_form(
+        "zero_shot_classify", mnist_small, {"model_name": tiny, "pretrained": str(ckpt)}
+    )
+    # zero-shot rules: templates, prompt-name text, classes, fields and keys
+    bad = dict(
+        model,
+        templates=["a photo of a digit"],
+        prompt_names='{"0 - zero": ',
+        classes=["0 - zero", "0 - zero"],
+        label_field="ground_truth",
+        eval_key="bad.key",
+    )
+    form = resolve_form("zero_shot_classify", mnist_small, bad)
+    errors = invalid_props(form)
+    assert errors["templates"] == core_message(resolve_templates, "mnist", ["a photo of a digit"])
+    assert errors["prompt_names"] == core_message(parse_prompt_names, '{"0 - zero": ')
+    assert "The class list has duplicates: 0 - zero" in errors["classes"]
+    assert "would overwrite the ground truth" in errors["label_field"]
+    assert "eval key name 'bad.key' is not valid" in errors["eval_key"]
+    # embeddings: a key taken by another kind of run, too few samples for a map
+    form = resolve_form(
+        "compute_clip_embeddings",
+        mnist_small,
+        dict(
+            model, compute_viz=True, viz_method="tsne", compute_similarity=True, sim_key="clip_viz"
+        ),
+    )
+    assert invalid_props(form) == {"sim_key": "sim_key and viz_key must differ (both 'clip_viz')"}
+    form = resolve_form("compute_clip_embeddings", mnist_small, dict(model, embeddings_field="a.b"))
+    assert "embeddings field name 'a.b' is not valid" in invalid_props(form)["embeddings_field"]
+
+
+def test_forms_read_no_samples_and_load_no_model(mnist_small, model, monkeypatch):
+    """resolve_input counts; it never pulls values over the view nor loads a model."""
+    import classlab.clip.models as models
+    import fiftyone.core.collections as foc
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("resolve_input scanned the view or loaded a model")
+
+    monkeypatch.setattr(foc.SampleCollection, "values", forbidden)
+    monkeypatch.setattr(models, "load_clip", forbidden)
+    for op in ("compute_clip_embeddings", "zero_shot_classify"):
+        params = dict(model, compute_viz=True, viz_method="pca", compute_similarity=True)
+        assert invalid_props(resolve_form(op, mnist_small, params)) == {}
+    params = dict(model, classes=["0 - zero", "1 - one"], prompt_names="1 - one: uno")
+    assert invalid_props(resolve_form("zero_shot_classify", mnist_small, params)) == {}

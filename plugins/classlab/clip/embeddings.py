@@ -5,42 +5,37 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from classlab import defaults, records
-from classlab.clip.images import encode_images
-from classlab.clip.models import ClipSpec, ModelCache, check_spec
+from classlab.clip.images import EncodeResult, encode_images
+from classlab.clip.models import ClipSpec, ModelCache
+from classlab.clip.options import LoaderOptions, check_run
 from classlab.errors import DataSourceError, FieldError, InputError
-from classlab.progress import ProgressFn, as_progress
+from classlab.progress import Progress, ProgressFn, as_progress
 from classlab.validation import require_field_name, require_nonempty
 
 logger = logging.getLogger("classlab")
 
 KIND = "clip"
-ON_ERROR = ("skip", "raise")
 VIZ_METHODS = {"umap": 16, "tsne": 31, "pca": 2}  # method -> fewest samples it can map
 MAX_REPORTED_FAILURES = 20
-
-
-def check_run_options(batch_size: int, num_workers: int, on_error: str) -> None:
-    """Validates the loader options shared by the CLIP functions."""
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    if int(num_workers) < 0:
-        raise InputError(f"num_workers must be 0 or more, got {num_workers}")
-    if on_error not in ON_ERROR:
-        raise InputError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
 
 
 def check_embeddings_field(dataset, field: str, spec: ClipSpec, overwrite: bool = False) -> bool:
     """Checks that ``field`` may hold ``spec``'s embeddings; returns whether it exists.
 
     Raises:
+        InputError: ``field`` is not a valid field name
         FieldError: the field holds something else, or embeddings of another model
     """
     import fiftyone as fo
 
+    require_field_name(field, "embeddings field")
     if not dataset.has_sample_field(field):
         return False
     ftype = dataset.get_field(field)
@@ -100,19 +95,62 @@ def raise_on_failures(filepaths: list[str], failures: dict[int, str]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class MapOptions:
+    """The optional 2-D map and similarity index of :func:`compute_clip_embeddings`."""
+
+    compute_viz: bool = False
+    viz_method: str = "umap"
+    viz_key: str = defaults.CLIP_VIZ_KEY
+    compute_similarity: bool = False
+    sim_key: str = defaults.CLIP_SIM_KEY
+
+
+def check_viz_options(dataset, viz_method: str, viz_key: str, num_samples: int) -> None:
+    """Checks a 2-D map request: the method, a free brain key, enough samples."""
+    if viz_method not in VIZ_METHODS:
+        raise InputError(f"viz_method must be one of {', '.join(VIZ_METHODS)}, got {viz_method!r}")
+    check_brain_key(dataset, viz_key, "visualization")
+    if num_samples < VIZ_METHODS[viz_method]:
+        raise InputError(
+            f"A {viz_method} map needs at least {VIZ_METHODS[viz_method]} samples; the view "
+            f"has {num_samples}: use viz_method='pca' or a larger view"
+        )
+
+
+def check_sim_options(dataset, sim_key: str, viz_key: str | None = None) -> None:
+    """Checks a similarity-index request: a free brain key, not the map's ``viz_key``."""
+    check_brain_key(dataset, sim_key, "similarity")
+    if viz_key is not None and viz_key == sim_key:
+        raise InputError(f"sim_key and viz_key must differ (both {sim_key!r})")
+
+
+def check_map_options(dataset, maps: MapOptions, num_samples: int) -> None:
+    """Checks the map and index requests of ``maps``."""
+    if maps.compute_viz:
+        check_viz_options(dataset, maps.viz_method, maps.viz_key, num_samples)
+    if maps.compute_similarity:
+        check_sim_options(dataset, maps.sim_key, maps.viz_key if maps.compute_viz else None)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one call will do, decided (and validated) before anything is written."""
+
+    field: str
+    fresh: bool  # clear the field first: overwrite=True over another model's embeddings
+    ids: list[str]  # the samples to embed
+    paths: list[str]
+    total: int  # samples in the view
+
+
 def compute_clip_embeddings(
     view,
-    model_name: str = "ViT-B-32",
-    pretrained: str | None = "laion2b_s34b_b79k",
-    random_weights: bool = False,
+    spec: ClipSpec | None = None,
+    options: LoaderOptions | None = None,
     embeddings_field: str = defaults.CLIP_EMBEDDINGS,
-    batch_size: int = 64,
-    num_workers: int = 2,
-    device: str = "auto",
-    precision: str = "fp32",
     skip_existing: bool = True,
     overwrite: bool = False,
-    on_error: str = "skip",
     compute_viz: bool = False,
     viz_method: str = "umap",
     viz_key: str = defaults.CLIP_VIZ_KEY,
@@ -125,11 +163,12 @@ def compute_clip_embeddings(
 
     Args:
         view: a FiftyOne dataset or view of image samples
-        model_name, pretrained, random_weights, precision: the model (see
-            :func:`classlab.clip.models.check_spec`)
+        spec: the model (default ``ClipSpec()``: ``defaults.CLIP_MODEL`` with
+            ``defaults.CLIP_PRETRAINED``); validated by :meth:`ClipSpec.checked`
+        options: batching, workers, device and ``on_error`` (default ``LoaderOptions()``):
+            ``"skip"`` unreadable images (reported in the result) or ``"raise"``
         skip_existing: leave samples that already have an embedding alone
         overwrite: replace a field made by another model (clears it everywhere)
-        on_error: ``"skip"`` unreadable images (reported in the result) or ``"raise"``
         compute_viz: also compute a 2-D map (``viz_method``: umap, tsne or pca)
         compute_similarity: also build a similarity index (sklearn backend)
         cache: a :class:`ModelCache` shared with other calls of the same run
@@ -143,129 +182,112 @@ def compute_clip_embeddings(
     """
     report = as_progress(progress)
     start = time.monotonic()
-    dataset = view._dataset
-    require_nonempty(view)
-    require_field_name(embeddings_field, "embeddings field")
-    spec = check_spec(model_name, pretrained, random_weights, precision)
-    check_run_options(batch_size, num_workers, on_error)
-    exists = check_embeddings_field(dataset, embeddings_field, spec, overwrite)
-    fresh = (
-        overwrite
-        and exists
-        and not spec.same_weights(records.get_record(dataset, KIND, embeddings_field))
-    )
-    todo = view.exists(embeddings_field, False) if exists and skip_existing and not fresh else view
-    ids, paths = todo.values("id"), todo.values("filepath")
-    _check_map_options(view, compute_viz, viz_method, viz_key, compute_similarity, sim_key)
-    if on_error == "raise":
-        raise_on_failures(paths, missing_files(paths))
-    cache = cache if cache is not None else ModelCache()
-    encoded = None
-    if ids:
-        report(0.0, f"loading {spec.describe()}", force=True)
-        loaded = cache.get(spec, device)
-        encoded = encode_images(loaded, paths, batch_size, num_workers, report.stage(0.02, 0.85))
-        if on_error == "raise":
-            raise_on_failures(paths, encoded.failures)
+    spec, options = check_run(spec, options)
+    maps = MapOptions(compute_viz, viz_method, viz_key, compute_similarity, sim_key)
+    plan = _plan(view, spec, options, embeddings_field, skip_existing, overwrite, maps)
+    encoded = _encode(plan, spec, options, cache, report)
     # -- everything is validated: write --
-    if fresh:
-        dataset.clear_sample_field(embeddings_field)
-    if encoded is not None and encoded.indices:
-        vectors = {ids[i]: encoded.features[k] for k, i in enumerate(encoded.indices)}
-        view.set_values(embeddings_field, vectors, key_field="id")
-    _write_record(dataset, embeddings_field, spec, encoded)
-    embedded = len(encoded.indices) if encoded is not None else 0
-    encode_seconds = time.monotonic() - start
-    result = {
-        "embeddings_field": embeddings_field,
-        "model": spec.describe(),
-        "num_embedded": embedded,
-        "num_skipped_existing": len(view) - len(ids),
-        "num_failed": len(encoded.failures) if encoded is not None else 0,
-        "failed": failure_report(paths, encoded.failures) if encoded is not None else [],
-        "seconds": round(encode_seconds, 3),
-        "images_per_second": round(embedded / encode_seconds, 2) if embedded else 0.0,
-    }
-    result.update(
-        _compute_maps(
-            view,
-            embeddings_field,
-            compute_viz,
-            viz_method,
-            viz_key,
-            compute_similarity,
-            sim_key,
-            report.stage(0.85, 1.0),
-        )
-    )
-    report(1.0, f"embedded {embedded} images", force=True)
+    _write(view, plan, spec, encoded)
+    result = _summary(plan, spec, encoded, time.monotonic() - start)
+    result.update(_compute_maps(view, embeddings_field, maps, report.stage(0.85, 1.0)))
+    report(1.0, f"embedded {result['num_embedded']} images", force=True)
     return result
 
 
-def _check_map_options(view, compute_viz, viz_method, viz_key, compute_similarity, sim_key):
+def _plan(view, spec, options, field, skip_existing, overwrite, maps) -> _Plan:
+    """Validates everything a call needs and picks the samples to embed."""
     dataset = view._dataset
-    if compute_viz:
-        if viz_method not in VIZ_METHODS:
-            raise InputError(
-                f"viz_method must be one of {', '.join(VIZ_METHODS)}, got {viz_method!r}"
-            )
-        check_brain_key(dataset, viz_key, "visualization")
-        if len(view) < VIZ_METHODS[viz_method]:
-            raise InputError(
-                f"A {viz_method} map needs at least {VIZ_METHODS[viz_method]} samples; the view "
-                f"has {len(view)}: use viz_method='pca' or a larger view"
-            )
-    if compute_similarity:
-        check_brain_key(dataset, sim_key, "similarity")
-    if compute_viz and compute_similarity and viz_key == sim_key:
-        raise InputError("viz_key and sim_key must differ")
+    total = require_nonempty(view)
+    exists = check_embeddings_field(dataset, field, spec, overwrite)
+    check_map_options(dataset, maps, total)
+    record = records.get_record(dataset, KIND, field)
+    fresh = overwrite and exists and not spec.same_weights(record)
+    todo = view.exists(field, False) if exists and skip_existing and not fresh else view
+    ids, paths = todo.values("id"), todo.values("filepath")
+    if options.on_error == "raise":
+        raise_on_failures(paths, missing_files(paths))
+    return _Plan(field, fresh, ids, paths, total)
 
 
-def _write_record(dataset, field: str, spec: ClipSpec, encoded) -> None:
+def _encode(plan: _Plan, spec, options, cache, report: Progress) -> EncodeResult:
+    """Loads the model (once per ``cache``) and encodes the plan's images."""
+    if not plan.ids:
+        return EncodeResult([], np.zeros((0, 0), np.float32), {})
+    report(0.0, f"loading {spec.describe()}", force=True)
+    loaded = (cache if cache is not None else ModelCache()).get(spec, options.device)
+    encoded = encode_images(
+        loaded, plan.paths, options.batch_size, options.num_workers, report.stage(0.02, 0.85)
+    )
+    if options.on_error == "raise":
+        raise_on_failures(plan.paths, encoded.failures)
+    return encoded
+
+
+def _write(view, plan: _Plan, spec: ClipSpec, encoded: EncodeResult) -> None:
+    dataset = view._dataset
+    if plan.fresh:
+        dataset.clear_sample_field(plan.field)
+    if encoded.indices:
+        vectors = {plan.ids[i]: encoded.features[k] for k, i in enumerate(encoded.indices)}
+        view.set_values(plan.field, vectors, key_field="id")
+    _write_record(dataset, plan.field, spec, encoded)
+
+
+def _summary(plan: _Plan, spec: ClipSpec, encoded: EncodeResult, seconds: float) -> dict:
+    embedded = len(encoded.indices)
+    return {
+        "embeddings_field": plan.field,
+        "model": spec.describe(),
+        "num_embedded": embedded,
+        "num_skipped_existing": plan.total - len(plan.ids),
+        "num_failed": len(encoded.failures),
+        "failed": failure_report(plan.paths, encoded.failures),
+        "seconds": round(seconds, 3),
+        "images_per_second": round(embedded / seconds, 2) if embedded else 0.0,
+    }
+
+
+def _write_record(dataset, field: str, spec: ClipSpec, encoded: EncodeResult) -> None:
     record = records.get_record(dataset, KIND, field) or {}
     record.update(spec.to_record())
     record.update(
         type="embeddings",
         field=field,
-        embed_dim=int(encoded.features.shape[1])
-        if encoded is not None and encoded.indices
-        else record.get("embed_dim"),
+        embed_dim=int(encoded.features.shape[1]) if encoded.indices else record.get("embed_dim"),
         num_samples=dataset.count(field),
         updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     records.set_record(dataset, KIND, field, record)
 
 
-def _compute_maps(
-    view, field, compute_viz, viz_method, viz_key, compute_similarity, sim_key, report
-) -> dict[str, Any]:
+def _compute_maps(view, field: str, maps: MapOptions, report: Progress) -> dict[str, Any]:
     """The 2-D map and the similarity index over the samples that have embeddings."""
-    if not (compute_viz or compute_similarity):
+    if not (maps.compute_viz or maps.compute_similarity):
         return {}
     import fiftyone.brain as fob
 
     samples = view.exists(field)
     dataset = view._dataset
     out: dict[str, Any] = {}
-    if compute_viz:
-        report(0.0, f"computing the {viz_method} map", force=True)
-        if viz_key in dataset.list_brain_runs():
-            dataset.delete_brain_run(viz_key)
+    if maps.compute_viz:
+        report(0.0, f"computing the {maps.viz_method} map", force=True)
+        if maps.viz_key in dataset.list_brain_runs():
+            dataset.delete_brain_run(maps.viz_key)
         fob.compute_visualization(
             samples,
             embeddings=field,
-            method=viz_method,
+            method=maps.viz_method,
             num_dims=2,
-            brain_key=viz_key,
+            brain_key=maps.viz_key,
             progress=False,
         )
-        out["viz_key"] = viz_key
-    if compute_similarity:
+        out["viz_key"] = maps.viz_key
+    if maps.compute_similarity:
         report(0.6, "building the similarity index", force=True)
-        if sim_key in dataset.list_brain_runs():
-            dataset.delete_brain_run(sim_key)
+        if maps.sim_key in dataset.list_brain_runs():
+            dataset.delete_brain_run(maps.sim_key)
         fob.compute_similarity(
-            samples, embeddings=field, backend="sklearn", brain_key=sim_key, progress=False
+            samples, embeddings=field, backend="sklearn", brain_key=maps.sim_key, progress=False
         )
-        out["sim_key"] = sim_key
+        out["sim_key"] = maps.sim_key
     return out

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from classlab import config
+from classlab import config, defaults
+from classlab.clip.weights import checkpoint_problem, is_checkpoint_path
 from classlab.errors import DataSourceError, InputError, MissingDependencyError
 
 logger = logging.getLogger("classlab")
@@ -22,7 +22,6 @@ logger = logging.getLogger("classlab")
 HF_HUB_PREFIX = "hf-hub:"
 PRECISIONS = ("fp32", "fp16", "bf16")
 RANDOM_WEIGHTS_SEED = 0  # random-weight models are seeded, so two loads are the same model
-_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt")
 
 
 def _open_clip():
@@ -39,6 +38,10 @@ def _open_clip():
 class ClipSpec:
     """Which CLIP model: architecture, weights and numeric precision.
 
+    Construction does not validate (a spec read back from a run record must be
+    describable); :meth:`checked` (or :func:`check_spec`) validates and
+    normalises one without loading anything.
+
     Attributes:
         model_name: an open_clip architecture (``open_clip.list_models()``) or
             ``"hf-hub:org/repo"``
@@ -48,10 +51,14 @@ class ClipSpec:
         precision: ``"fp32"``, ``"fp16"`` or ``"bf16"`` (autocast; fp16 needs CUDA)
     """
 
-    model_name: str = "ViT-B-32"
-    pretrained: str | None = "laion2b_s34b_b79k"
+    model_name: str = defaults.CLIP_MODEL
+    pretrained: str | None = defaults.CLIP_PRETRAINED
     random_weights: bool = False
     precision: str = "fp32"
+
+    def checked(self) -> ClipSpec:
+        """This spec validated and normalised (see :func:`check_spec`)."""
+        return check_spec(self.model_name, self.pretrained, self.random_weights, self.precision)
 
     def to_record(self) -> dict[str, Any]:
         """The keys a ``clip`` run record stores about the model."""
@@ -72,59 +79,77 @@ class ClipSpec:
         return f"{self.model_name} ({weights}, {self.precision})"
 
 
+def check_model_name(model_name: str, random_weights: bool = False) -> str:
+    """Validates the architecture name (stripped); returns it.
+
+    Raises:
+        InputError: empty, unknown to open_clip, ``hf-hub:`` without a repository,
+            or an ``hf-hub:`` name with ``random_weights``
+    """
+    open_clip = _open_clip()
+    model_name = (model_name or "").strip()
+    if not model_name:
+        raise InputError(
+            f"model_name is empty: use e.g. {defaults.CLIP_MODEL!r} or 'hf-hub:org/repo'"
+        )
+    if model_name.startswith(HF_HUB_PREFIX):
+        if random_weights:
+            raise InputError(
+                f"model_name {model_name!r} loads its weights from the Hugging Face Hub; "
+                f"random_weights needs a built-in architecture name such as {defaults.CLIP_MODEL!r}"
+            )
+        if len(model_name) == len(HF_HUB_PREFIX):
+            raise InputError("model_name 'hf-hub:' needs a repository: 'hf-hub:org/repo'")
+        return model_name
+    if model_name not in open_clip.list_models():
+        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"Unknown CLIP model {model_name!r}: see open_clip.list_models().{hint}")
+    return model_name
+
+
 def check_spec(
-    model_name: str = "ViT-B-32",
-    pretrained: str | None = "laion2b_s34b_b79k",
+    model_name: str = defaults.CLIP_MODEL,
+    pretrained: str | None = defaults.CLIP_PRETRAINED,
     random_weights: bool = False,
     precision: str = "fp32",
 ) -> ClipSpec:
-    """Validates a model choice without loading anything.
+    """Validates a model choice without loading anything; returns the normalised spec.
 
     ``random_weights=True`` is the explicit opt-in for an untrained model; it
-    ignores ``pretrained``. An empty ``pretrained`` without it is an error.
+    ignores ``pretrained``. An empty ``pretrained`` without it is an error. A
+    local checkpoint (see :func:`classlab.clip.weights.is_checkpoint_path`) is
+    stored as an absolute path.
 
     Raises:
         InputError: unknown architecture, unknown tag, missing checkpoint file,
             unknown precision, or random weights not asked for explicitly
     """
-    open_clip = _open_clip()
-    model_name = (model_name or "").strip()
-    pretrained = (str(pretrained).strip() if pretrained is not None else "") or None
     if precision not in PRECISIONS:
         raise InputError(f"Unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if not model_name:
-        raise InputError("model_name is empty: use e.g. 'ViT-B-32' or 'hf-hub:org/repo'")
+    model_name = check_model_name(model_name, random_weights)
+    pretrained = (str(pretrained).strip() if pretrained is not None else "") or None
     if model_name.startswith(HF_HUB_PREFIX):
-        if random_weights:
-            raise InputError(
-                f"{model_name} loads its weights from the Hugging Face Hub; random_weights "
-                "needs a built-in architecture name such as 'ViT-B-32'"
-            )
-        if len(model_name) == len(HF_HUB_PREFIX):
-            raise InputError("model_name 'hf-hub:' needs a repository: 'hf-hub:org/repo'")
         return ClipSpec(model_name, None, False, precision)
-    if model_name not in open_clip.list_models():
-        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise InputError(f"Unknown CLIP model {model_name!r}: see open_clip.list_models().{hint}")
     if random_weights:
         if pretrained:
             logger.info("random_weights=True: ignoring pretrained=%r", pretrained)
         return ClipSpec(model_name, None, True, precision)
+    open_clip = _open_clip()
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
     if pretrained is None:
         raise InputError(
             f"No weights given for {model_name}: pass a pretrained tag "
-            f"({', '.join(open_clip.list_pretrained_tags_by_model(model_name)[:5]) or 'none'}"
-            ", ...), a local checkpoint path, or random_weights=True for an untrained model"
+            f"({', '.join(tags[:5]) or 'none'}, ...), a local checkpoint path, or "
+            "random_weights=True for an untrained model"
         )
-    path = Path(pretrained).expanduser()
-    if path.is_file():
-        return ClipSpec(model_name, str(path.resolve()), False, precision)
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    if is_checkpoint_path(pretrained):
+        problem = checkpoint_problem(pretrained)
+        if problem:
+            raise InputError(problem)
+        return ClipSpec(model_name, str(Path(pretrained).expanduser().resolve()), False, precision)
     if pretrained in tags:
         return ClipSpec(model_name, pretrained, False, precision)
-    if os.sep in pretrained or pretrained.endswith(_CHECKPOINT_SUFFIXES):
-        raise InputError(f"Checkpoint file {pretrained!r} does not exist: check the path")
     raise InputError(
         f"Unknown pretrained tag {pretrained!r} for {model_name}: use one of "
         f"{', '.join(tags) or '(none: this architecture has no published weights)'}, "
@@ -189,7 +214,9 @@ def load_clip(spec: ClipSpec, device: str = "auto") -> LoadedClip:
     device = config.resolve_device(device)
     if spec.precision == "fp16" and not device.startswith("cuda"):
         raise InputError("precision='fp16' needs a CUDA GPU: use 'fp32' or 'bf16' on a CPU")
-    local = spec.pretrained is not None and os.path.isfile(spec.pretrained)
+    local = is_checkpoint_path(spec.pretrained)
+    if local and checkpoint_problem(spec.pretrained):  # an unchecked spec: same message
+        raise InputError(checkpoint_problem(spec.pretrained))
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_WEIGHTS_SEED)

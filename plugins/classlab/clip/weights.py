@@ -1,7 +1,10 @@
 """Can these CLIP weights be loaded here, without a long failing download?
 
-The workflow asks before running its CLIP steps, so an offline machine skips
-them at once with a clear reason instead of retrying downloads for minutes.
+The workflow and the CLIP forms ask before running, so an offline machine
+skips them at once with a clear reason instead of retrying downloads for
+minutes. This module also holds the one rule that tells a local checkpoint
+path from a pretrained tag (:func:`is_checkpoint_path`), shared with the
+loader in :mod:`classlab.clip.models`. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import socket
 from pathlib import Path
 from typing import Optional
 
+from classlab import defaults
+from classlab.errors import DataSourceError
+
 HF_HOST = ("huggingface.co", 443)
 HF_PREFIX = "hf-hub:"
-_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 _HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
@@ -61,19 +66,50 @@ def _cached(model_name: str, pretrained: str) -> Optional[bool]:
     return bool(url) and (Path("~/.cache/clip").expanduser() / os.path.basename(url)).is_file()
 
 
+def is_checkpoint_path(pretrained: Optional[str]) -> bool:
+    """Whether ``pretrained`` names a local checkpoint file rather than a pretrained tag.
+
+    The one rule (the weights check and the loader both use it): a value with a
+    path separator, one ending in a suffix of ``defaults.CHECKPOINT_SUFFIXES``,
+    or the path of an existing file.
+    """
+    value = str(pretrained or "").strip()
+    if not value:
+        return False
+    return (
+        "/" in value
+        or os.sep in value
+        or value.lower().endswith(defaults.CHECKPOINT_SUFFIXES)
+        or Path(value).expanduser().is_file()
+    )
+
+
+def checkpoint_problem(pretrained: str) -> Optional[str]:
+    """Why the local checkpoint ``pretrained`` cannot be read, or None when it is a file."""
+    path = Path(str(pretrained).strip()).expanduser()
+    if path.is_file():
+        return None
+    what = "is not a file" if path.exists() else "does not exist"
+    return (
+        f"The CLIP checkpoint {str(pretrained)!r} {what}: check the path. pretrained takes a "
+        "pretrained tag of open_clip.list_pretrained(), or the path of an open_clip checkpoint "
+        f"file ({', '.join(defaults.CHECKPOINT_SUFFIXES)})."
+    )
+
+
 def clip_weights_problem(model_name: str, pretrained: Optional[str]) -> Optional[str]:
     """Why ``model_name``/``pretrained`` cannot be loaded now, or None when it can.
 
     A local checkpoint path must exist; a named tag or an ``hf-hub:`` model
-    must be in the local cache, or Hugging Face must be reachable (and
-    ``HF_HUB_OFFLINE`` unset).
+    (whose ``pretrained`` is ignored) must be in the local cache, or Hugging
+    Face must be reachable (and ``HF_HUB_OFFLINE`` unset). Never downloads.
     """
+    model_name = (model_name or "").strip()
+    pretrained = None if model_name.startswith(HF_PREFIX) else (pretrained or "").strip()
     if not pretrained and not model_name.startswith(HF_PREFIX):
         return "No CLIP weights given (pretrained is empty)."
-    if pretrained and (os.sep in pretrained or pretrained.endswith(_CHECKPOINT_SUFFIXES)):
-        if Path(pretrained).expanduser().is_file():
-            return None
-        return f"The CLIP checkpoint {pretrained} does not exist."
+    if is_checkpoint_path(pretrained):
+        return checkpoint_problem(pretrained)
     try:
         cached = _cached(model_name, pretrained or "")
     except ImportError as e:
@@ -91,3 +127,18 @@ def clip_weights_problem(model_name: str, pretrained: Optional[str]) -> Optional
             "unreachable (offline)."
         )
     return None
+
+
+def require_clip_weights(model_name: str, pretrained: Optional[str]) -> None:
+    """Raises when :func:`clip_weights_problem` finds one (for forms and callers that raise).
+
+    Raises:
+        DataSourceError: the weights are neither a local file nor cached, and
+            cannot be downloaded now
+    """
+    problem = clip_weights_problem(model_name, pretrained)
+    if problem:
+        raise DataSourceError(
+            f"{problem} Give pretrained as the path of a local checkpoint file, put the weights "
+            "in the Hugging Face cache, or use random_weights=True (an untrained model)."
+        )
