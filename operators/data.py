@@ -1,15 +1,17 @@
-"""Data operators: load MNIST, split a dataset into train/val/test tags."""
+"""Data operators: load MNIST, split a dataset into train/val/test tags.
+
+Forms validate every value through the core's own checks (``common.check``).
+"""
 
 from __future__ import annotations
-
-import os
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 from classlab import defaults
 from classlab.validation import classification_fields
 
-from .common import config, invalid, label_field_choice, param, progress, target_count
+from .common import check, config, label_field_choice, param, progress
+from .lenet_forms import target_view_checked
 
 
 class LoadMnist(foo.Operator):
@@ -22,35 +24,36 @@ class LoadMnist(foo.Operator):
         )
 
     def resolve_input(self, ctx):
+        from classlab.data import mnist
+        from classlab.validation import require_field_name
+
         inputs = types.Object()
-        inputs.str(
+        source = inputs.str(
             "source_dir",
             label="IDX directory",
             description="Directory with the four MNIST IDX files (.gz or not). "
             "Leave empty to download them with torchvision.",
         )
-        inputs.str("dataset_name", default=defaults.MNIST_DATASET_NAME, label="Dataset name")
+        name = inputs.str("dataset_name", default=defaults.MNIST_DATASET_NAME, label="Dataset name")
         inputs.bool("overwrite", default=False, label="Overwrite an existing dataset")
-        inputs.int(
+        limit = inputs.int(
             "limit_per_split",
             label="Samples per split",
             description="Keep only the first N of each split (empty: all 70,000)",
         )
-        inputs.str("label_field", default=defaults.GROUND_TRUTH, label="Label field")
-        name = param(ctx, "dataset_name", defaults.MNIST_DATASET_NAME)
-        import fiftyone as fo
-
-        if name and fo.dataset_exists(name) and not param(ctx, "overwrite", False):
-            invalid(
-                inputs.view("exists", types.Notice(label=f"Dataset {name!r} exists")),
-                f"Dataset {name!r} already exists: pick another name or tick Overwrite",
-            )
-        source = param(ctx, "source_dir")
-        if source and not os.path.isdir(os.path.expanduser(source)):
-            invalid(inputs.get_property("source_dir"), f"{source} is not a directory")
-        limit = param(ctx, "limit_per_split")
-        if limit is not None and int(limit) <= 0:
-            invalid(inputs.get_property("limit_per_split"), "Must be a positive number")
+        field = inputs.str("label_field", default=defaults.GROUND_TRUTH, label="Label field")
+        if param(ctx, "source_dir"):  # file look-ups only: no file is read
+            check(source, mnist.find_mnist_files, param(ctx, "source_dir"))
+        overwrite = bool(param(ctx, "overwrite", False))
+        dataset_name = param(ctx, "dataset_name", defaults.MNIST_DATASET_NAME)
+        check(name, mnist.check_dataset_name, dataset_name, overwrite)
+        check(limit, mnist.check_limit, param(ctx, "limit_per_split"))
+        check(
+            field,
+            require_field_name,
+            param(ctx, "label_field", defaults.GROUND_TRUTH),
+            "label_field",
+        )
         return types.Property(inputs, view=types.View(label="ClassLab: load MNIST"))
 
     def execute(self, ctx):
@@ -79,6 +82,28 @@ class LoadMnist(foo.Operator):
         return types.Property(outputs, view=types.View(label="MNIST loaded"))
 
 
+def _fractions(ctx) -> dict[str, float]:
+    """The form's split fractions: train/val/test, a 0 (or empty) one meaning no such split."""
+    values = {t: param(ctx, t, defaults.SPLIT_FRACTIONS.get(t, 0.0)) for t in defaults.SPLIT_TAGS}
+    return {t: v for t, v in values.items() if v != 0}
+
+
+def _check_split_form(ctx, inputs, view):
+    """Fractions, label field and existing split tags, each through the core's check."""
+    from classlab.data.splits import check_fraction, check_fractions, check_split_tags
+    from classlab.validation import require_classification_field
+
+    prop = inputs.get_property
+    fractions = _fractions(ctx)
+    ok = [check(prop(t), check_fraction, t, v) is not None for t, v in fractions.items()]
+    if all(ok):  # the sum (or "no split at all") on the last fraction given
+        check(prop(list(fractions)[-1] if fractions else "train"), check_fractions, fractions)
+    label_field = param(ctx, "label_field", defaults.GROUND_TRUTH)
+    check(prop("label_field"), require_classification_field, view, label_field, "label_field")
+    overwrite = bool(param(ctx, "overwrite", False))
+    check(prop("overwrite"), check_split_tags, view, list(fractions), overwrite)
+
+
 class SplitDataset(foo.Operator):
     @property
     def config(self):
@@ -91,7 +116,6 @@ class SplitDataset(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        n = target_count(ctx)
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
         label_field_choice(inputs, ctx, "label_field", fields, defaults.GROUND_TRUTH, "Stratify by")
         inputs.float("train", default=defaults.SPLIT_FRACTIONS["train"], label="train fraction")
@@ -103,18 +127,10 @@ class SplitDataset(foo.Operator):
             default=False,
             label="Re-split samples that already have split tags",
         )
-        fracs = _fractions(ctx)
-        total = sum(fracs.values())
-        if any(v < 0 or v > 1 for v in fracs.values()) or total > 1 + 1e-9:
-            invalid(
-                inputs.get_property("test"),
-                f"Fractions must each be in [0, 1] and sum to <= 1 (now {total:g})",
-            )
-        if n == 0:
-            invalid(
-                inputs.view("empty", types.Notice(label="The view is empty")),
-                "The view has no samples",
-            )
+        n = 0
+        if ctx.dataset is not None:
+            view, n = target_view_checked(ctx, inputs)
+            _check_split_form(ctx, inputs, view)
         return types.Property(inputs, view=types.View(label=f"ClassLab: split {n} samples"))
 
     def execute(self, ctx):
@@ -122,21 +138,10 @@ class SplitDataset(foo.Operator):
 
         counts = split_dataset(
             ctx.target_view(),
-            fractions={k: v for k, v in _fractions(ctx).items() if v > 0},
+            fractions=_fractions(ctx),
             label_field=param(ctx, "label_field", defaults.GROUND_TRUTH),
             seed=int(param(ctx, "seed", defaults.SPLIT_SEED)),
             overwrite=bool(param(ctx, "overwrite", False)),
         )
         ctx.ops.reload_dataset()
         return {"counts": counts}
-
-
-def _fractions(ctx) -> dict[str, float]:
-    """Split fractions from the form: the three standard tags, or a ``fractions`` dict."""
-    given = ctx.params.get("fractions")
-    if given:
-        return {str(k): float(v) for k, v in given.items()}
-    return {
-        tag: float(param(ctx, tag, defaults.SPLIT_FRACTIONS.get(tag, 0.0)))
-        for tag in defaults.SPLIT_TAGS
-    }

@@ -1,4 +1,8 @@
-"""LeNet-5 operators: train, apply, evaluate, and the model registry (list/rename/delete)."""
+"""LeNet-5 operators: train, apply, evaluate, and the model registry (list/rename/delete).
+
+Forms read the dataset's models once per ``resolve_input`` call and validate
+every value through the core's own checks (``common.check``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,16 @@ from classlab import defaults
 from classlab.validation import classification_fields
 from fiftyone.operators import types
 
-from .common import config, dropdown, invalid, label_field_choice, param, progress, target_count
+from .common import check, config, dropdown, label_field_choice, param, progress
+from .lenet_forms import (
+    DEVICES,
+    check_apply_form,
+    check_train_data,
+    model_choice,
+    models_of,
+    target_view_checked,
+    train_options_form,
+)
 
 # TrainConfig fields that the train form exposes (the rest keep their defaults)
 _TRAIN_OPTIONS = (
@@ -26,26 +39,6 @@ _TRAIN_OPTIONS = (
 )
 
 
-def _model_keys(ctx) -> list[str]:
-    if ctx.dataset is None:
-        return []
-    from classlab.lenet.registry import list_models
-
-    return sorted(list_models(ctx.dataset))
-
-
-def _model_choice(inputs, ctx, name, label, description="", allow_none=False):
-    keys = _model_keys(ctx)
-    values = ([""] if allow_none else []) + keys
-    prop = dropdown(inputs, name, values, values[0] if values else None, label, description)
-    given = param(ctx, name, "")
-    if given and given not in keys:
-        invalid(prop, f"No model {given!r} on this dataset")
-    if not keys and not allow_none:
-        invalid(prop, "No model on this dataset yet: run train_lenet first")
-    return prop
-
-
 class TrainLenet(foo.Operator):
     @property
     def config(self):
@@ -56,31 +49,21 @@ class TrainLenet(foo.Operator):
         )
 
     def resolve_input(self, ctx):
-        from classlab.lenet.config import OPTIMIZERS, SCHEDULES, TrainConfig
-        from classlab.lenet.models import ARCHITECTURES
+        from classlab.lenet.config import check_option
+        from classlab.lenet.registry import check_new_run_key
 
-        d = TrainConfig()
         inputs = types.Object()
-        inputs.str("run_key", default="lenet_v1", label="Run key", required=False)
+        models = models_of(ctx)
+        key_prop = inputs.str("run_key", default=defaults.MODEL_V1, label="Run key")
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
         label_field_choice(inputs, ctx, "label_field", fields, defaults.GROUND_TRUTH, "Labels")
         inputs.str("train_tag", default=defaults.TRAIN_TAG, label="Train tag")
         inputs.str("val_tag", default=defaults.VAL_TAG, label="Validation tag")
-        dropdown(inputs, "architecture", ARCHITECTURES, d.architecture, "Architecture")
-        inputs.int("epochs", default=d.epochs, label="Epochs")
-        inputs.int("batch_size", default=d.batch_size, label="Batch size")
-        dropdown(inputs, "optimizer", OPTIMIZERS, d.optimizer, "Optimizer")
-        inputs.float("lr", default=d.lr, label="Learning rate (peak)")
-        dropdown(inputs, "schedule", SCHEDULES, d.schedule, "LR schedule")
-        inputs.float("weight_decay", default=d.weight_decay, label="Weight decay")
-        inputs.float("label_smoothing", default=d.label_smoothing, label="Label smoothing")
-        inputs.int("seed", default=d.seed, label="Seed")
-        inputs.int("patience", default=d.patience, label="Early-stopping patience (0: off)")
-        dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
-        inputs.bool("amp", default=d.amp, label="Mixed precision on CUDA")
-        _model_choice(
+        d = train_options_form(inputs)
+        model_choice(
             inputs,
             ctx,
+            models,
             "init_from",
             "Fine-tune from",
             "A model of this dataset to start from (same classes)",
@@ -89,13 +72,20 @@ class TrainLenet(foo.Operator):
         inputs.bool("include_augmented", default=False, label="Include augmented samples")
         inputs.str("augmented_tag", default=defaults.AUGMENTED_TAG, label="Augmented tag")
         inputs.bool("overwrite", default=False, label="Replace a model with this run key")
-        key = param(ctx, "run_key", "lenet_v1")
-        if key in _model_keys(ctx) and not param(ctx, "overwrite", False):
-            invalid(inputs.get_property("run_key"), f"Model {key!r} exists: rename or overwrite")
-        for name in ("epochs", "batch_size"):
-            if int(param(ctx, name, 1)) < 1:
-                invalid(inputs.get_property(name), "Must be a positive number")
-        n = target_count(ctx)
+        key, overwrite = param(ctx, "run_key", defaults.MODEL_V1), param(ctx, "overwrite", False)
+        check(key_prop, check_new_run_key, key, models, bool(overwrite))
+        for name in _TRAIN_OPTIONS:
+            if name != "device":  # resolve_device runs where the run executes
+                check(
+                    inputs.get_property(name),
+                    check_option,
+                    name,
+                    param(ctx, name, getattr(d, name)),
+                )
+        n = 0
+        if ctx.dataset is not None:
+            view, n = target_view_checked(ctx, inputs)
+            check_train_data(ctx, inputs, view, models)
         return types.Property(
             inputs, view=types.View(label=f"ClassLab: train LeNet-5 ({n} samples)")
         )
@@ -104,9 +94,10 @@ class TrainLenet(foo.Operator):
         from classlab.lenet.runs import train_lenet
 
         options = {k: ctx.params[k] for k in _TRAIN_OPTIONS if ctx.params.get(k) is not None}
+        run_key = param(ctx, "run_key", defaults.MODEL_V1)
         rec = train_lenet(
             ctx.target_view(),
-            run_key=param(ctx, "run_key", "lenet_v1"),
+            run_key=run_key,
             label_field=param(ctx, "label_field", defaults.GROUND_TRUTH),
             train_tag=param(ctx, "train_tag", defaults.TRAIN_TAG),
             val_tag=param(ctx, "val_tag", defaults.VAL_TAG),
@@ -119,7 +110,7 @@ class TrainLenet(foo.Operator):
         )
         best = rec["history"][rec["best_epoch"] - 1]
         return {
-            "run_key": param(ctx, "run_key", "lenet_v1"),
+            "run_key": run_key,
             "best_epoch": rec["best_epoch"],
             "val_acc": best["val_acc"],
             "val_loss": best["val_loss"],
@@ -141,7 +132,8 @@ class ApplyLenet(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        _model_choice(inputs, ctx, "run_key", "Model")
+        models = models_of(ctx)
+        model_choice(inputs, ctx, models, "run_key", "Model")
         inputs.str("label_field", default=defaults.LENET_FIELD, label="Prediction field")
         inputs.str(
             "embeddings_field",
@@ -150,13 +142,16 @@ class ApplyLenet(foo.Operator):
             required=False,
         )
         inputs.int("batch_size", default=1024, label="Batch size")
-        dropdown(inputs, "device", ["auto", "cpu", "cuda"], "auto", "Device")
+        dropdown(inputs, "device", DEVICES, "auto", "Device")
         inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
         inputs.str("eval_key", default=defaults.EVAL_LENET, label="Eval key")
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
         label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH, "Ground truth")
         inputs.bool("overwrite", default=False, label="Replace existing fields / evaluation")
-        n = target_count(ctx)
+        n = 0
+        if ctx.dataset is not None:
+            view, n = target_view_checked(ctx, inputs)
+            check_apply_form(ctx, inputs, view, models)
         return types.Property(
             inputs, view=types.View(label=f"ClassLab: apply LeNet-5 ({n} samples)")
         )
@@ -193,14 +188,23 @@ class EvaluatePredictions(foo.Operator):
         )
 
     def resolve_input(self, ctx):
+        from classlab.lenet.evaluate import check_eval_fields, check_k
+        from classlab.validation import require_field_name
+
         inputs = types.Object()
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
         label_field_choice(inputs, ctx, "pred_field", fields, defaults.LENET_FIELD, "Predictions")
-        label_field_choice(inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH, "Ground truth")
-        inputs.str("eval_key", default=defaults.EVAL_LENET, label="Eval key")
-        inputs.int("k", default=1, label="Top-k (k > 1 needs logits)")
-        if param(ctx, "pred_field") and param(ctx, "pred_field") == param(ctx, "gt_field"):
-            invalid(inputs.get_property("gt_field"), "Pick two different fields")
+        gt = label_field_choice(
+            inputs, ctx, "gt_field", fields, defaults.GROUND_TRUTH, "Ground truth"
+        )
+        key = inputs.str("eval_key", default=defaults.EVAL_LENET, label="Eval key")
+        k = inputs.int("k", default=1, label="Top-k (k > 1 needs logits)")
+        check(key, require_field_name, param(ctx, "eval_key", defaults.EVAL_LENET), "eval_key")
+        check(k, check_k, param(ctx, "k", 1))
+        if ctx.dataset is not None and fields:
+            view, _ = target_view_checked(ctx, inputs)
+            pred = param(ctx, "pred_field", defaults.LENET_FIELD)
+            check(gt, check_eval_fields, view, pred, param(ctx, "gt_field", defaults.GROUND_TRUTH))
         return types.Property(inputs, view=types.View(label="ClassLab: evaluate predictions"))
 
     def execute(self, ctx):
@@ -225,23 +229,17 @@ class ListModels(foo.Operator):
             "list_models", "list models", "The LeNet models kept on this dataset", delegated=False
         )
 
-    def execute(self, ctx):
-        from classlab.lenet.registry import list_models
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        keys = sorted(models_of(ctx))
+        text = f"{len(keys)} model(s): {', '.join(keys)}" if keys else "No model yet"
+        inputs.view("models", types.Notice(label=text))
+        return types.Property(inputs, view=types.View(label="ClassLab: list models"))
 
-        models = list_models(ctx.dataset)
-        rows = {}
-        for key, r in models.items():
-            best = r["history"][r["best_epoch"] - 1] if r.get("history") else {}
-            rows[key] = {
-                "architecture": r["architecture"],
-                "val_acc": best.get("val_acc"),
-                "best_epoch": r["best_epoch"],
-                "parent": r.get("parent"),
-                "num_params": r["num_params"],
-                "applied_to": r.get("applied_to", []),
-                "created_at": r.get("created_at"),
-                "checkpoint": r["checkpoint"],
-            }
+    def execute(self, ctx):
+        from classlab.lenet.registry import list_models, model_summary
+
+        rows = {key: model_summary(r) for key, r in list_models(ctx.dataset).items()}
         return {"models": rows, "count": len(rows)}
 
     def resolve_output(self, ctx):
@@ -257,11 +255,14 @@ class RenameModel(foo.Operator):
         return config("rename_model", "rename a model", delegated=False)
 
     def resolve_input(self, ctx):
+        from classlab.lenet.registry import check_new_run_key
+
         inputs = types.Object()
-        _model_choice(inputs, ctx, "run_key", "Model")
+        models = models_of(ctx)
+        model_choice(inputs, ctx, models, "run_key", "Model")
         prop = inputs.str("new_key", label="New run key", required=True)
-        if param(ctx, "new_key") in _model_keys(ctx):
-            invalid(prop, "A model with that key exists")
+        if param(ctx, "new_key"):
+            check(prop, check_new_run_key, param(ctx, "new_key"), models, False, "new_key")
         return types.Property(inputs, view=types.View(label="ClassLab: rename a model"))
 
     def execute(self, ctx):
@@ -278,7 +279,7 @@ class DeleteModel(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        _model_choice(inputs, ctx, "run_key", "Model")
+        model_choice(inputs, ctx, models_of(ctx), "run_key", "Model")
         inputs.bool("delete_checkpoint", default=False, label="Also delete the checkpoint file")
         return types.Property(inputs, view=types.View(label="ClassLab: delete a model"))
 

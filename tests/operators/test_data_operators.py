@@ -52,7 +52,7 @@ def test_split_operator(execute, mnist_small):
 
 def test_split_operator_validates_form(execute, mnist_small, unchanged):
     with unchanged(mnist_small):
-        with pytest.raises(ExecutionError, match="sum to <= 1"):
+        with pytest.raises(ExecutionError, match="sum to at most 1"):
             execute("split_dataset", view=mnist_small, params=dict(train=0.8, val=0.4))
         with pytest.raises(ExecutionError, match="no samples"):
             execute("split_dataset", view=mnist_small.limit(0), params=dict(train=0.8))
@@ -68,3 +68,91 @@ def test_load_mnist_form_flags_missing_directory(execute, mnist_base, tmp_path, 
             params=dict(source_dir=str(tmp_path / "nowhere"), dataset_name=dataset_name),
         )
     assert not fo.dataset_exists(dataset_name)
+
+
+# ---- forms show the core's own message (one rule, one place) ----------------------------
+
+
+def form(name, dataset, params):
+    """``op.resolve_input`` on a real ExecutionContext: the form's properties by name."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
+
+
+def errors(inputs) -> dict:
+    """``{property: error message}`` of the invalid properties of a form."""
+    return {n: p.error_message for n, p in inputs.properties.items() if p.invalid}
+
+
+def core_message(fn, *args, **kwargs) -> str:
+    from classlab.errors import ClassLabError
+
+    with pytest.raises(ClassLabError) as e:
+        fn(*args, **kwargs)
+    return str(e.value)
+
+
+def test_split_form_valid_has_no_error(mnist_small):
+    assert errors(form("split_dataset", mnist_small, {"overwrite": True})) == {}
+
+
+@pytest.mark.parametrize(
+    "params, prop, fractions",
+    [
+        ({"train": 0.5, "val": 1.5}, "val", {"train": 0.5, "val": 1.5}),
+        ({"train": 0.9, "val": 0.4}, "val", {"train": 0.9, "val": 0.4}),
+        ({"train": 0.8, "val": 0.1, "test": -0.2}, "test", {"train": 0.8, "test": -0.2}),
+        ({"train": 0.0, "val": 0.0}, "train", {}),
+    ],
+)
+def test_split_form_fraction_message_is_the_cores(mnist_small, unchanged, params, prop, fractions):
+    from classlab.data.splits import split_dataset
+
+    shown = errors(form("split_dataset", mnist_small, {**params, "overwrite": True}))
+    assert list(shown) == [prop]
+    with unchanged(mnist_small):
+        assert shown[prop] == core_message(split_dataset, mnist_small, fractions, overwrite=True)
+
+
+def test_split_form_existing_tags_message_is_the_cores(mnist_small, unchanged):
+    from classlab.data.splits import split_dataset
+
+    shown = errors(form("split_dataset", mnist_small, {"train": 0.8, "val": 0.2}))
+    assert list(shown) == ["overwrite"] and "already have split tags" in shown["overwrite"]
+    with unchanged(mnist_small):
+        message = core_message(split_dataset, mnist_small, {"train": 0.8, "val": 0.2})
+    assert shown["overwrite"] == message
+
+
+def test_split_operator_takes_only_its_declared_params(execute, mnist_small):
+    """``fractions`` is not a parameter of the form, so the operator ignores it."""
+    res = execute(
+        "split_dataset",
+        view=mnist_small.match_tags("train"),
+        params=dict(train=0.5, val=0.5, overwrite=True, fractions={"other": 1.0}),
+    )
+    assert res.result["counts"] == {"train": 150, "val": 150}
+    assert "other" not in mnist_small.count_sample_tags()
+
+
+def test_load_mnist_form_messages_are_the_cores(mnist_dir, mnist_small, tmp_path, unchanged):
+    from classlab.data.mnist import load_mnist
+
+    good = dict(source_dir=str(mnist_dir), dataset_name="classlab-test-unused")
+    assert errors(form("load_mnist", mnist_small, good)) == {}
+    cases = [
+        ({"dataset_name": mnist_small.name}, "dataset_name"),
+        ({"limit_per_split": 0}, "limit_per_split"),
+        ({"source_dir": str(tmp_path / "nowhere")}, "source_dir"),
+        ({"source_dir": str(tmp_path)}, "source_dir"),
+        ({"label_field": "a.b"}, "label_field"),
+    ]
+    for change, prop in cases:
+        params = {**good, **change}
+        shown = errors(form("load_mnist", mnist_small, params))
+        assert list(shown) == [prop], (change, shown)
+        with unchanged(mnist_small):
+            assert shown[prop] == core_message(load_mnist, **params)
+        assert not fo.dataset_exists("classlab-test-unused")

@@ -270,3 +270,157 @@ def test_apply_refuses_existing_field_without_overwrite(execute, trained, unchan
         },
     )
     assert trained.count("pred_o") == 50
+
+
+# ---- forms show the core's own message (one rule, one place) ----------------------------
+
+
+def form(name, dataset, params):
+    """``op.resolve_input`` on a real ExecutionContext: the form's properties by name."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
+
+
+def errors(inputs) -> dict:
+    """``{property: error message}`` of the invalid properties of a form."""
+    return {n: p.error_message for n, p in inputs.properties.items() if p.invalid}
+
+
+def core_message(fn, *args, **kwargs) -> str:
+    from classlab.errors import ClassLabError
+
+    with pytest.raises(ClassLabError) as e:
+        fn(*args, **kwargs)
+    return str(e.value)
+
+
+def test_valid_forms_have_no_error(trained):
+    assert errors(form("train_lenet", trained, {"run_key": "fresh", **FAST})) == {}
+    assert errors(form("train_lenet", trained, {"run_key": "base", "overwrite": True})) == {}
+    assert errors(form("train_lenet", trained, {"run_key": "ft", "init_from": "base"})) == {}
+    apply_params = {"run_key": "base", "label_field": "pred_new", "eval_key": "eval_new"}
+    assert errors(form("apply_lenet", trained, apply_params)) == {}
+    assert errors(form("rename_model", trained, {"run_key": "base", "new_key": "x"})) == {}
+    assert errors(form("delete_model", trained, {"run_key": "base"})) == {}
+
+
+@pytest.mark.parametrize(
+    "params, prop, core_kwargs",
+    [
+        ({"epochs": 0}, "epochs", {"config": {**FAST, "epochs": 0}}),
+        ({"batch_size": -1}, "batch_size", {"config": {**FAST, "batch_size": -1}}),
+        ({"lr": 0.0}, "lr", {"config": {**FAST, "lr": 0.0}}),
+        ({"label_smoothing": 1.0}, "label_smoothing", {"config": {**FAST, "label_smoothing": 1.0}}),
+        ({"run_key": "base"}, "run_key", {"run_key": "base"}),
+        ({"run_key": "a.b"}, "run_key", {"run_key": "a.b"}),
+        ({"init_from": "ghost"}, "init_from", {"init_from": "ghost"}),
+        ({"train_tag": "nope"}, "train_tag", {"train_tag": "nope"}),
+        ({"val_tag": "nope"}, "val_tag", {"val_tag": "nope"}),
+    ],
+)
+def test_train_form_message_is_the_cores(trained, unchanged, params, prop, core_kwargs):
+    shown = errors(form("train_lenet", trained, {"run_key": "fresh", **FAST, **params}))
+    assert list(shown) == [prop], shown
+    core = {"run_key": "fresh", "config": FAST, **core_kwargs}
+    with unchanged(trained):
+        assert shown[prop] == core_message(train_lenet, trained, **core)
+
+
+def test_train_form_checks_the_parents_classes(trained, unchanged):
+    ds = trained.clone()
+    try:
+        few = ds.match(F("ground_truth.label").is_in(sorted(ds.distinct("ground_truth.label"))[:5]))
+        train_lenet(few, run_key="five", config=FAST)
+        shown = errors(form("train_lenet", ds, {"run_key": "ft", "init_from": "five", **FAST}))
+        assert list(shown) == ["init_from"] and "same classes" in shown["init_from"]
+        with unchanged(ds):
+            message = core_message(train_lenet, ds, run_key="ft", init_from="five", config=FAST)
+        assert shown["init_from"] == message
+    finally:
+        ds.delete()
+
+
+def test_apply_form_messages_are_the_cores(trained, unchanged):
+    from classlab.lenet.apply import apply_lenet
+
+    trained.add_sample_field("taken", fo.StringField)
+    good = {"run_key": "base", "label_field": "pred_f", "eval_key": "eval_f"}
+    cases = [
+        ({"run_key": "ghost"}, "run_key"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"label_field": "taken"}, "label_field"),
+        ({"embeddings_field": "pred_f"}, "embeddings_field"),
+        ({"eval_key": "a.b"}, "eval_key"),
+    ]
+    for change, prop in cases:
+        params = {**good, **change}
+        shown = errors(form("apply_lenet", trained, params))
+        assert list(shown) == [prop], (change, shown)
+        with unchanged(trained):
+            assert shown[prop] == core_message(apply_lenet, trained, **params)
+
+
+def test_evaluate_form_messages_are_the_cores(trained, unchanged):
+    from classlab.lenet.evaluate import evaluate_predictions
+
+    if not trained.has_field("other"):
+        trained.add_sample_field("other", fo.EmbeddedDocumentField, fo.Classification)
+    cases = [
+        ({"pred_field": "ground_truth", "gt_field": "ground_truth"}, "gt_field"),
+        ({"pred_field": "other", "gt_field": "ground_truth", "k": 0}, "k"),
+    ]
+    for params, prop in cases:
+        shown = errors(form("evaluate_predictions", trained, params))
+        assert list(shown) == [prop], (params, shown)
+        with unchanged(trained):
+            assert shown[prop] == core_message(evaluate_predictions, trained, **params)
+
+
+def test_rename_and_delete_forms_messages_are_the_cores(trained, unchanged):
+    from classlab.lenet.registry import delete_model, rename_model
+
+    shown = errors(form("rename_model", trained, {"run_key": "base", "new_key": "base"}))
+    assert list(shown) == ["new_key"]
+    with unchanged(trained):
+        assert shown["new_key"] == core_message(rename_model, trained, "base", "base")
+    shown = errors(form("delete_model", trained, {"run_key": "ghost"}))
+    assert list(shown) == ["run_key"]
+    with unchanged(trained):
+        assert shown["run_key"] == core_message(delete_model, trained, "ghost")
+
+
+def test_forms_read_models_once_and_never_scan_the_view(trained, monkeypatch):
+    from classlab.lenet import registry
+    from fiftyone.core.collections import SampleCollection
+
+    calls = {"list_models": 0, "values": 0}
+    real_list, real_values = registry.list_models, SampleCollection.values
+
+    def counting_list(*args, **kwargs):
+        calls["list_models"] += 1
+        return real_list(*args, **kwargs)
+
+    def counting_values(*args, **kwargs):
+        calls["values"] += 1
+        return real_values(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "list_models", counting_list)
+    monkeypatch.setattr(SampleCollection, "values", counting_values)
+    for name, params in [
+        ("train_lenet", {"run_key": "base", "init_from": "base"}),
+        ("apply_lenet", {"run_key": "base"}),
+        ("rename_model", {"run_key": "base", "new_key": "x"}),
+        ("delete_model", {"run_key": "base"}),
+        ("list_models", {}),
+    ]:
+        calls.update(list_models=0, values=0)
+        form(name, trained, params)
+        assert calls == {"list_models": 1, "values": 0}, name
+
+
+def test_list_models_has_a_form(trained):
+    inputs = form("list_models", trained, {})
+    notice = inputs.get_property("models")
+    assert notice is not None and "base" in notice.view.label

@@ -106,3 +106,43 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         registry.save_checkpoint(path, {"classes": ["b"]})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+@pytest.mark.parametrize(
+    "name, value, match",
+    [
+        ("epochs", 0, "epochs must be a positive integer"),
+        ("epochs", 2.5, "epochs must be a positive integer"),
+        ("batch_size", True, "batch_size must be a positive integer"),
+        ("lr", float("nan"), "lr must be a positive number"),
+        ("patience", -1, "patience must be an integer >= 0"),
+        ("dropout", 1.0, r"dropout must be a number in \[0, 1\)"),
+        ("in_channels", 2, "in_channels must be 1, 3 or empty"),
+        ("epoch", 3, "Unknown training option 'epoch'"),
+    ],
+)
+def test_check_option_names_the_option(name, value, match):
+    from classlab.lenet.config import check_option
+
+    with pytest.raises(InputError, match=match):
+        check_option(name, value)
+    if name != "epoch":  # validate() applies the same rule, with the same message
+        with pytest.raises(InputError, match=match):
+            TrainConfig(**{name: value}).validate()
+
+
+def test_registry_checks_are_pure_and_name_the_parameter():
+    from classlab.errors import RunExistsError, RunNotFoundError
+    from classlab.lenet.registry import check_new_run_key, require_model
+
+    models = {"a": {}, "b": {}}
+    assert require_model(models, "a") == "a"
+    with pytest.raises(RunNotFoundError, match="pick another init_from .models: a, b"):
+        require_model(models, "zz", "init_from")
+    with pytest.raises(RunNotFoundError, match="No model on this dataset yet"):
+        require_model({}, "a")
+    assert check_new_run_key("a", models, overwrite=True) == "a"
+    with pytest.raises(RunExistsError, match="Pick another new_key"):
+        check_new_run_key("a", models, param="new_key")
+    with pytest.raises(InputError, match="run_key 'x/y' is not valid"):
+        check_new_run_key("x/y", models)

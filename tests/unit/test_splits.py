@@ -71,3 +71,12 @@ def test_split_any_dataset_and_bad_fields(tmp_path, dataset_name, unchanged):
     )
     for cls in ("cat", "dog", "bird"):
         assert ds.match(fo.ViewField("label.label") == cls).count_sample_tags()["train"] == 10
+
+
+@pytest.mark.parametrize("value", [0, 1.5, -0.1, float("nan"), "half", None])
+def test_check_fraction_names_the_split(value):
+    from classlab.data.splits import check_fraction
+
+    with pytest.raises(InputError, match=r"The val fraction must be in \(0, 1\]"):
+        check_fraction("val", value)
+    assert check_fraction("val", "0.25") == 0.25

@@ -4,6 +4,9 @@ split tags for any classification dataset.
 Public API::
 
     from classlab.data import load_mnist, split_dataset
+
+The checks they make before writing (``mnist.check_load_args``,
+``splits.check_fractions``, ``splits.check_split_tags``) are public: forms call them.
 """
 
 from classlab.data.mnist import load_mnist, read_mnist

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
 from classlab import config, defaults
 from classlab.errors import DatasetExistsError, DataSourceError, InputError
 from classlab.progress import ProgressFn, as_progress
+from classlab.validation import require_field_name
 
 logger = logging.getLogger("classlab")
 
@@ -77,9 +79,9 @@ def find_mnist_files(directory: str | Path) -> dict[str, tuple[Path, Path]]:
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise DataSourceError(
-            f"MNIST directory {directory} does not exist. Pass the directory that holds "
-            "train-images-idx3-ubyte.gz and the three other IDX files, or leave it empty "
-            "to download them."
+            f"source_dir {str(directory)!r} does not exist or is not a directory. Pass the "
+            "directory that holds train-images-idx3-ubyte.gz and the three other MNIST IDX "
+            "files, or leave source_dir empty to download them."
         )
     found, missing = {}, []
     for split, prefix in SPLITS.items():
@@ -147,6 +149,133 @@ def _write_pngs(images: np.ndarray, paths: list[Path], progress, workers: int = 
                 progress(done / len(paths), f"wrote {done}/{len(paths)} images")
 
 
+def check_dataset_name(dataset_name: str, overwrite: bool = False) -> str:
+    """Checks that ``dataset_name`` can be created (or replaced, with ``overwrite``).
+
+    Raises:
+        InputError: the name is empty
+        DatasetExistsError: a dataset of that name exists and ``overwrite`` is False
+    """
+    import fiftyone as fo
+
+    if not dataset_name or not isinstance(dataset_name, str) or not dataset_name.strip():
+        raise InputError("dataset_name must be a non-empty string: name the new dataset")
+    if fo.dataset_exists(dataset_name) and not overwrite:
+        raise DatasetExistsError(
+            f"A dataset named {dataset_name!r} already exists. Pick another dataset_name, or "
+            "pass overwrite=True to replace it."
+        )
+    return dataset_name
+
+
+def check_limit(limit_per_split) -> Optional[int]:
+    """``limit_per_split`` is None (all samples) or a positive integer.
+
+    Raises:
+        InputError: zero, negative or not a number
+    """
+    if limit_per_split is None:
+        return None
+    try:
+        limit = int(limit_per_split)
+        ok = limit > 0 and float(limit_per_split) == limit
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(
+            f"limit_per_split must be a positive integer, got {limit_per_split!r}: "
+            "leave it empty to load every sample"
+        )
+    return limit
+
+
+def check_load_args(
+    dataset_name: str,
+    overwrite: bool = False,
+    limit_per_split=None,
+    label_field: str = defaults.GROUND_TRUTH,
+    source_dir: Optional[str | Path] = None,
+) -> None:
+    """Every check :func:`load_mnist` makes before it reads or writes anything.
+
+    ``source_dir`` None is not checked (the files will be looked for, or downloaded).
+    """
+    check_limit(limit_per_split)
+    check_dataset_name(dataset_name, overwrite)
+    require_field_name(label_field, "label_field")
+    if source_dir is not None:
+        find_mnist_files(source_dir)
+
+
+def _source(source_dir: Optional[str | Path], download: bool) -> Path:
+    """``source_dir``, or ``<root>/downloads/mnist`` (downloading there when needed)."""
+    if source_dir is not None:
+        return Path(source_dir).expanduser()
+    source_dir = config.root_dir() / "downloads" / "mnist"
+    try:
+        find_mnist_files(source_dir)
+    except DataSourceError:
+        if not download:
+            raise
+        logger.info("MNIST not found locally; downloading into %s", source_dir)
+        source_dir = download_mnist(source_dir)
+    return Path(source_dir)
+
+
+def _mnist_samples(splits, media: Path, tags, label_field, limit, report) -> list:
+    """Writes each split's PNGs under ``media`` and returns their ``fo.Sample``s."""
+    import fiftyone as fo
+
+    samples = []
+    total = sum(min(len(lbl), limit or len(lbl)) for _, lbl in splits.values())
+    written = 0
+    for split, (images, labels) in splits.items():
+        n = min(len(labels), limit or len(labels))
+        split_dir = media / split
+        split_dir.mkdir(parents=True, exist_ok=True)
+        paths = [split_dir / f"{i:05d}.png" for i in range(n)]
+        _write_pngs(
+            images[:n], paths, report.stage(0.8 * written / total, 0.8 * (written + n) / total)
+        )
+        written += n
+        h, w = images.shape[1:]
+        meta = dict(width=w, height=h, num_channels=1)
+        samples += [
+            fo.Sample(
+                filepath=str(paths[i]),
+                tags=[tags[split]],
+                metadata=fo.ImageMetadata(**meta),
+                **{label_field: fo.Classification(label=defaults.MNIST_CLASSES[labels[i]])},
+            )
+            for i in range(n)
+        ]
+    return samples
+
+
+def _save_dataset(samples: list, dataset_name: str, info: dict):
+    """Adds ``samples`` to a new persistent dataset named ``dataset_name``.
+
+    Built under a temporary name and renamed once complete, so a failure leaves
+    any existing dataset of that name untouched (it is replaced only at the end).
+    """
+    import fiftyone as fo
+
+    dataset = fo.Dataset(f"{dataset_name}-loading-{uuid.uuid4().hex[:8]}")
+    try:
+        dataset.add_samples(samples, progress=False)
+        dataset.default_classes = list(defaults.MNIST_CLASSES)
+        dataset.info["classlab"] = info
+        dataset.save()
+        if fo.dataset_exists(dataset_name):
+            fo.delete_dataset(dataset_name)
+        dataset.name = dataset_name
+        dataset.persistent = True
+    except BaseException:
+        dataset.delete()
+        raise
+    return dataset
+
+
 def load_mnist(
     source_dir: Optional[str | Path] = None,
     dataset_name: str = defaults.MNIST_DATASET_NAME,
@@ -175,75 +304,20 @@ def load_mnist(
     Returns:
         the new ``fo.Dataset``
     """
-    import fiftyone as fo
-
     report = as_progress(progress)
     tags = {"train": defaults.TRAIN_TAG, "test": defaults.TEST_TAG, **(split_tags or {})}
-    if limit_per_split is not None and int(limit_per_split) <= 0:
-        raise InputError(f"limit_per_split must be a positive integer, got {limit_per_split}")
-    if not dataset_name or not isinstance(dataset_name, str):
-        raise InputError("dataset_name must be a non-empty string")
-    if fo.dataset_exists(dataset_name) and not overwrite:
-        raise DatasetExistsError(
-            f"A dataset named {dataset_name!r} already exists. Pick another name, or pass "
-            "overwrite=True to replace it."
-        )
-
-    if source_dir is None:
-        source_dir = config.root_dir() / "downloads" / "mnist"
-        try:
-            find_mnist_files(source_dir)
-        except DataSourceError:
-            if not download:
-                raise
-            logger.info("MNIST not found locally; downloading into %s", source_dir)
-            source_dir = download_mnist(source_dir)
+    check_load_args(dataset_name, overwrite, limit_per_split, label_field, source_dir)
+    limit = check_limit(limit_per_split)
+    source_dir = _source(source_dir, download)
 
     report(0.0, "reading IDX files", force=True)
     splits = read_mnist(source_dir)  # validates everything before any write
-
     media = config.media_dir(dataset_name, "mnist")
-    samples = []
-    total = sum(min(len(lbl), limit_per_split or len(lbl)) for _, lbl in splits.values())
-    written = 0
-    for split, (images, labels) in splits.items():
-        n = min(len(labels), limit_per_split or len(labels))
-        split_dir = media / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        paths = [split_dir / f"{i:05d}.png" for i in range(n)]
-        stage = report.stage(0.8 * written / total, 0.8 * (written + n) / total)
-        _write_pngs(images[:n], paths, stage)
-        written += n
-        h, w = images.shape[1:]
-        for i in range(n):
-            samples.append(
-                fo.Sample(
-                    filepath=str(paths[i]),
-                    tags=[tags[split]],
-                    metadata=fo.ImageMetadata(width=w, height=h, num_channels=1),
-                    **{label_field: fo.Classification(label=defaults.MNIST_CLASSES[labels[i]])},
-                )
-            )
+    samples = _mnist_samples(splits, media, tags, label_field, limit, report)
 
     report(0.8, f"adding {len(samples)} samples", force=True)
-    tmp_name = f"{dataset_name}-loading-{uuid.uuid4().hex[:8]}"
-    dataset = fo.Dataset(tmp_name)
-    try:
-        dataset.add_samples(samples, progress=False)
-        dataset.default_classes = list(defaults.MNIST_CLASSES)
-        dataset.info["classlab"] = {
-            "source": "mnist",
-            "source_dir": str(Path(source_dir).resolve()),
-            "limit_per_split": limit_per_split,
-        }
-        dataset.save()
-        if fo.dataset_exists(dataset_name):
-            fo.delete_dataset(dataset_name)
-        dataset.name = dataset_name
-        dataset.persistent = True
-    except BaseException:
-        dataset.delete()
-        raise
+    info = {"source": "mnist", "source_dir": str(source_dir.resolve()), "limit_per_split": limit}
+    dataset = _save_dataset(samples, dataset_name, info)
     report(1.0, f"loaded {len(dataset)} samples into {dataset_name!r}", force=True)
     logger.info("Loaded %d MNIST samples into dataset %r", len(dataset), dataset_name)
     return dataset

@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Optional
 
 import numpy as np
+
 from classlab import defaults
 from classlab.errors import InputError
-from classlab.validation import require_classification_field, require_fraction, require_nonempty
+from classlab.validation import require_classification_field, require_nonempty
 
 logger = logging.getLogger("classlab")
 
 
-def _check_fractions(fractions: dict[str, float]) -> dict[str, float]:
+def check_fraction(tag: str, value) -> float:
+    """One split's fraction: ``tag`` is a non-empty string and ``value`` is in (0, 1].
+
+    Raises:
+        InputError: naming the split and the value
+    """
+    if not tag or not isinstance(tag, str):
+        raise InputError(f"Split tag {tag!r} is not valid: name each split with a non-empty tag")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not 0.0 < v <= 1.0:  # also refuses NaN
+        raise InputError(
+            f"The {tag} fraction must be in (0, 1], got {value!r}: give the share of the "
+            f"samples to tag {tag!r}, e.g. 0.1"
+        )
+    return v
+
+
+def check_fractions(fractions: dict[str, float]) -> dict[str, float]:
+    """Checks every fraction (:func:`check_fraction`) and that they sum to at most 1.
+
+    Returns:
+        the fractions as floats, in the given order
+
+    Raises:
+        InputError: no split, a bad fraction, or a sum above 1
+    """
     if not fractions:
-        raise InputError("Give at least one split, e.g. {'train': 0.9, 'val': 0.1}")
-    out = {}
-    for tag, frac in fractions.items():
-        if not tag or not isinstance(tag, str):
-            raise InputError(f"Split tag {tag!r} is not a non-empty string")
-        out[tag] = require_fraction(frac, f"fraction of {tag!r}", inclusive_high=True)
+        raise InputError("Give at least one split fraction, e.g. {'train': 0.9, 'val': 0.1}")
+    out = {tag: check_fraction(tag, frac) for tag, frac in fractions.items()}
     total = sum(out.values())
     if total > 1.0 + 1e-9:
         raise InputError(
@@ -28,6 +54,24 @@ def _check_fractions(fractions: dict[str, float]) -> dict[str, float]:
             f"({', '.join(f'{k}={v:g}' for k, v in out.items())}). Lower one of them."
         )
     return out
+
+
+def check_split_tags(view, tags, overwrite: bool = False) -> dict[str, int]:
+    """Refuses to re-split samples of ``view`` that already carry one of ``tags``.
+
+    One aggregation (``count_sample_tags``). Returns the counts of those tags.
+
+    Raises:
+        InputError: some samples are tagged and ``overwrite`` is False
+    """
+    existing = {t: c for t, c in view.count_sample_tags().items() if t in set(tags)}
+    if existing and not overwrite:
+        raise InputError(
+            "Some samples of this view already have split tags ("
+            + ", ".join(f"{t}: {c}" for t, c in sorted(existing.items()))
+            + "). Pass overwrite=True to re-split them, or split only the untagged samples."
+        )
+    return existing
 
 
 def _allocate(n: int, fractions: list[float]) -> list[int]:
@@ -52,7 +96,7 @@ def split_assignment(
 
     Pure function: the same labels, fractions and seed give the same result.
     """
-    fractions = _check_fractions(fractions)
+    fractions = check_fractions(fractions)
     n = len(labels)
     rng = np.random.default_rng(seed)
     keys = np.array(["\0none" if x is None else str(x) for x in labels], dtype=object)
@@ -94,18 +138,11 @@ def split_dataset(
     Returns:
         the number of samples given each tag
     """
-    fractions = _check_fractions(dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions))
+    fractions = check_fractions(dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions))
     require_nonempty(view)
     require_classification_field(view, label_field)
-
     tags = list(fractions)
-    existing = {t: c for t, c in view.count_sample_tags().items() if t in tags}
-    if existing and not overwrite:
-        raise InputError(
-            "Some samples of this view already have split tags ("
-            + ", ".join(f"{t}: {c}" for t, c in sorted(existing.items()))
-            + "). Pass overwrite=True to re-split them, or split only the untagged samples."
-        )
+    existing = check_split_tags(view, tags, overwrite)
 
     ids, labels = view.values(["id", f"{label_field}.label"])
     assignment = split_assignment(labels, fractions, seed)

@@ -9,4 +9,10 @@ Public API::
     from classlab.lenet.apply import apply_lenet
     from classlab.lenet.evaluate import evaluate_predictions
     from classlab.lenet.registry import list_models, load_model, rename_model, delete_model
+
+Each core function checks its inputs before its first write with public check
+functions (``config.check_option``, ``registry.require_model`` /
+``check_new_run_key``, ``runs.check_split`` / ``training_classes`` /
+``check_parent``, ``apply.check_apply_args``, ``evaluate.check_eval_fields`` /
+``check_k``); the operators' forms call the same ones.
 """

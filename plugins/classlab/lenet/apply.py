@@ -53,43 +53,117 @@ def write_predictions(
         view.set_values(embeddings_field, dict(zip(ids, list(embeddings))), key_field="id")
 
 
-def _check_outputs(
+def check_output_field(dataset, field: str, param: str, overwrite: bool = False) -> str:
+    """Checks that ``field`` can receive predictions (or embeddings) on ``dataset``.
+
+    Schema look-ups only. Raises FieldError / InputError naming ``param``.
+    """
+    require_field_name(field, param)
+    if dataset.has_field(field) and not overwrite:
+        raise FieldError(
+            f"The {param} {field!r} already exists on the dataset: pick another {param}, or "
+            "pass overwrite=True to replace it."
+        )
+    if param == "label_field" and dataset.has_field(field):
+        require_classification_field(dataset, field, "label_field")
+    return field
+
+
+def check_embeddings_field(dataset, field: str, label_field: str, overwrite: bool = False):
+    """:func:`check_output_field` for ``embeddings_field`` (which must differ from the labels)."""
+    if field == label_field:
+        raise InputError(
+            f"embeddings_field and label_field are both {field!r}: give the embeddings "
+            "another field name (or leave embeddings_field empty for none)"
+        )
+    return check_output_field(dataset, field, "embeddings_field", overwrite)
+
+
+def check_eval_key(dataset, eval_key: str, overwrite: bool = False) -> str:
+    """Checks that ``eval_key`` is a valid, free evaluation key (or ``overwrite``)."""
+    require_field_name(eval_key, "eval_key")
+    if eval_key in dataset.list_evaluations() and not overwrite:
+        raise FieldError(
+            f"The evaluation {eval_key!r} already exists on the dataset: pick another eval_key, "
+            "or pass overwrite=True to replace it."
+        )
+    return eval_key
+
+
+def check_gt_classes(view, gt_field: str, classes: list[str]) -> str:
+    """Checks that ``gt_field`` holds Classification labels the model knows (``distinct``)."""
+    require_classification_field(view, gt_field, "gt_field")
+    unknown = sorted(set(distinct_labels(view, gt_field)) - set(classes))
+    if unknown:
+        raise InputError(
+            f"The gt_field {gt_field!r} has classes the model does not know: "
+            f"{', '.join(unknown[:10])}. Evaluate on a view with the model's classes "
+            "or pass evaluate=False."
+        )
+    return gt_field
+
+
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` is a positive integer (the rule of :class:`TrainConfig`)."""
+    from classlab.lenet.config import check_option
+
+    return int(check_option("batch_size", batch_size))
+
+
+def check_apply_args(
     view,
-    label_field: str,
-    embeddings_field: str,
-    evaluate: bool,
-    eval_key: str,
-    gt_field: str,
-    classes: list[str],
-    overwrite: bool,
-) -> None:
+    run_key,
+    label_field,
+    embeddings_field,
+    evaluate,
+    eval_key,
+    gt_field,
+    batch_size,
+    overwrite,
+    models=None,
+) -> dict:
+    """Every check of :func:`apply_lenet` (no write); returns the model's record.
+
+    ``models``: the dict of :func:`registry.list_models`, when the caller has read it.
+    """
+    check_batch_size(batch_size)
+    require_nonempty(view)
     dataset = view._dataset
-    fields = [label_field] + ([embeddings_field] if embeddings_field else [])
-    for name in fields:
-        require_field_name(name, "output field")
-    if embeddings_field == label_field:
-        raise InputError("label_field and embeddings_field must differ")
-    if not overwrite:
-        taken = [f for f in fields if dataset.has_field(f)]
-        if evaluate and eval_key in dataset.list_evaluations():
-            taken.append(f"evaluation {eval_key!r}")
-        if taken:
-            raise FieldError(
-                f"{', '.join(map(str, taken))} already exist(s) on the dataset: pass "
-                "overwrite=True to replace, or choose other names."
-            )
-    if dataset.has_field(label_field):
-        require_classification_field(dataset, label_field, "prediction field")
+    models = registry.list_models(dataset) if models is None else models
+    registry.require_model(models, run_key)
+    check_output_field(dataset, label_field, "label_field", overwrite)
+    if embeddings_field:
+        check_embeddings_field(dataset, embeddings_field, label_field, overwrite)
     if evaluate:
-        require_field_name(eval_key, "eval_key")
-        require_classification_field(view, gt_field, "ground truth field")
-        unknown = sorted(set(distinct_labels(view, gt_field)) - set(classes))
-        if unknown:
-            raise InputError(
-                f"The ground truth {gt_field!r} has classes the model does not know: "
-                f"{', '.join(unknown[:10])}. Evaluate on a view with the model's classes "
-                "or pass evaluate=False."
-            )
+        check_eval_key(dataset, eval_key, overwrite)
+        check_gt_classes(view, gt_field, list(models[run_key]["classes"]))
+    return models[run_key]
+
+
+def _infer(view, model, rec, batch_size, device, num_workers, want_features, report):
+    """Decodes the view and runs the model: ``(ids, logits, features or None, images/s)``."""
+    from classlab.lenet.train import predict
+
+    report(0.0, f"decoding {len(view)} images", force=True)
+    ids, x, _ = view_tensors(
+        view,
+        None,
+        None,
+        rec["in_channels"],
+        rec["input_size"],
+        "cpu",
+        num_workers,
+        report.stage(0.0, 0.3),
+    )
+    report(0.3, "predicting", force=True)
+    start = time.perf_counter()
+    logits, feats = predict(model, x, int(batch_size), device, amp=True, features=True)
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+    ips = len(x) / max(time.perf_counter() - start, 1e-9)
+    return ids, logits.cpu().numpy(), feats.cpu().numpy() if want_features else None, ips
 
 
 def apply_lenet(
@@ -131,52 +205,29 @@ def apply_lenet(
     Returns:
         ``{num_samples, images_per_second, accuracy (if evaluated), ...}``
     """
-    from classlab.lenet.train import predict
-
     report = as_progress(progress)
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be positive, got {batch_size}")
-    device = resolve_device(device)
-    require_nonempty(view)
-    dataset = view._dataset
-    rec = registry.get_model_record(dataset, run_key)
-    classes = list(rec["classes"])
-    _check_outputs(
-        view, label_field, embeddings_field, evaluate, eval_key, gt_field, classes, overwrite
-    )
-    model, rec = registry.load_model(dataset, run_key, device)
-
-    report(0.0, f"decoding {len(view)} images", force=True)
-    ids, x, _ = view_tensors(
+    check_apply_args(
         view,
-        None,
-        None,
-        rec["in_channels"],
-        rec["input_size"],
-        "cpu",
-        num_workers,
-        report.stage(0.0, 0.3),
+        run_key,
+        label_field,
+        embeddings_field,
+        evaluate,
+        eval_key,
+        gt_field,
+        batch_size,
+        overwrite,
     )
-    report(0.3, "predicting", force=True)
-    start = time.perf_counter()
-    logits, feats = predict(model, x, int(batch_size), device, amp=True, features=True)
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
-    ips = len(x) / max(time.perf_counter() - start, 1e-9)
+    device = resolve_device(device)
+    dataset = view._dataset
+    model, rec = registry.load_model(dataset, run_key, device)
+    ids, logits, feats, ips = _infer(
+        view, model, rec, batch_size, device, num_workers, bool(embeddings_field), report
+    )
     report(0.6, f"writing {len(ids)} predictions", force=True)
     if overwrite and evaluate and eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    write_predictions(
-        view,
-        ids,
-        label_field,
-        logits.cpu().numpy(),
-        classes,
-        embeddings_field,
-        feats.cpu().numpy() if embeddings_field else None,
-    )
+    classes = list(rec["classes"])
+    write_predictions(view, ids, label_field, logits, classes, embeddings_field, feats)
     registry.record_prediction(dataset, run_key, label_field, ips)
     out = {
         "run_key": run_key,

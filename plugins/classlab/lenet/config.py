@@ -16,6 +16,57 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
+def _positive_int(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v >= 1
+
+
+def _number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v  # not NaN
+
+
+# option -> (is the value valid?, what to give instead); options not listed take any value
+_RULES = {
+    "architecture": (lambda v: v in ARCHITECTURES, f"one of {', '.join(ARCHITECTURES)}"),
+    "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+    "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    "epochs": (_positive_int, "a positive integer (1 or more)"),
+    "batch_size": (_positive_int, "a positive integer, e.g. 128"),
+    "eval_batch_size": (_positive_int, "a positive integer, e.g. 1024"),
+    "input_size": (_positive_int, "a positive integer, e.g. 28"),
+    "num_workers": (_positive_int, "a positive integer"),
+    "lr": (lambda v: _number(v) and v > 0, "a positive number, e.g. 0.003"),
+    "weight_decay": (lambda v: _number(v) and v >= 0, "a number >= 0 (0: none)"),
+    "patience": (lambda v: _positive_int(v) or v == 0, "an integer >= 0 (0: never stop early)"),
+    "label_smoothing": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "in_channels": (lambda v: v in (None, 1, 3), "1, 3 or empty (detected from the images)"),
+    "seed": (lambda v: _number(v) and v == int(v), "an integer"),
+    "max_rotation": (lambda v: _number(v) and v >= 0, "a number of degrees >= 0"),
+    "max_shift": (lambda v: _number(v) and v >= 0, "a number of pixels >= 0"),
+    "max_scale": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+}
+
+
+def check_option(name: str, value: Any) -> Any:
+    """Checks one training option (a :class:`TrainConfig` field) and returns it.
+
+    The one place each option's rule lives: :meth:`TrainConfig.validate` and the
+    train form both call it.
+
+    Raises:
+        InputError: unknown option, or a value that breaks its rule (the message
+            names the option and says what to give)
+    """
+    if name not in _FIELDS:
+        raise InputError(
+            f"Unknown training option {name!r}: use one of {', '.join(sorted(_FIELDS))}"
+        )
+    rule = _RULES.get(name)
+    if rule is not None and not rule[0](value):
+        raise InputError(f"{name} must be {rule[1]}, got {value!r}")
+    return value
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one training run.
@@ -68,24 +119,9 @@ class TrainConfig:
     num_workers: int = 8
 
     def validate(self) -> TrainConfig:
-        """Checks every value; raises InputError naming the bad one."""
-        if self.architecture not in ARCHITECTURES:
-            raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "input_size", "num_workers"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise InputError(f"lr must be positive, got {self.lr}")
-        if self.weight_decay < 0 or self.patience < 0:
-            raise InputError("weight_decay and patience must not be negative")
-        if not 0 <= self.label_smoothing < 1 or not 0 <= self.dropout < 1:
-            raise InputError("label_smoothing and dropout must be in [0, 1)")
-        if self.in_channels not in (None, 1, 3):
-            raise InputError(f"in_channels must be 1, 3 or None (auto), got {self.in_channels}")
+        """Checks every value with :func:`check_option`; raises InputError naming the bad one."""
+        for f in dataclasses.fields(self):
+            check_option(f.name, getattr(self, f.name))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,8 +131,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Builds a config from a dict; unknown keys are an error, None keeps the default."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        unknown = sorted(set(values) - _FIELDS)
         if unknown:
             raise InputError(f"Unknown training option(s): {', '.join(unknown)}")
         return cls(**{k: v for k, v in values.items() if v is not None}).validate()
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))

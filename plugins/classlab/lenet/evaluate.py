@@ -37,6 +37,32 @@ def logits_classes(view, pred_field: str) -> list[str] | None:
     return next((list(c) for c in candidates if c and len(c) == n), None)
 
 
+def check_eval_fields(view, pred_field: str, gt_field: str) -> None:
+    """Both fields hold Classification labels, and they are two different fields.
+
+    Raises:
+        FieldError / InputError: naming ``pred_field`` or ``gt_field``
+    """
+    require_classification_field(view, pred_field, "pred_field")
+    require_classification_field(view, gt_field, "gt_field")
+    if pred_field == gt_field:
+        raise InputError(
+            f"gt_field and pred_field are both {gt_field!r}: pick the ground truth in gt_field "
+            "and another field of predictions in pred_field"
+        )
+
+
+def check_k(k) -> int:
+    """``k`` (top-k) is an integer >= 1."""
+    try:
+        ok = int(k) >= 1 and float(k) == int(k)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"k must be an integer >= 1 (1: plain accuracy), got {k!r}")
+    return int(k)
+
+
 def evaluate_predictions(
     view,
     pred_field: str,
@@ -61,11 +87,8 @@ def evaluate_predictions(
     from fiftyone import ViewField as F
 
     require_field_name(eval_key, "eval_key")
-    require_classification_field(view, pred_field, "prediction field")
-    require_classification_field(view, gt_field, "ground truth field")
-    k = int(k)
-    if k < 1:
-        raise InputError(f"k must be 1 or more, got {k}")
+    check_eval_fields(view, pred_field, gt_field)
+    k = check_k(k)
     dataset = view._dataset
     if eval_key in dataset.list_evaluations() and not overwrite:
         raise InputError(f"Evaluation {eval_key!r} exists: pass overwrite=True or pick another key")

@@ -27,6 +27,53 @@ def _pooled(size: int) -> int:
     return out
 
 
+def _classic_layers(nn, in_channels: int, pooled: int):
+    """LeCun et al. 1998: tanh, average pooling, 6/16 maps, 120/84 units."""
+    c1, c2 = 6, 16
+    conv = nn.Sequential(
+        nn.Conv2d(in_channels, c1, 5, padding=2),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(c1, c2, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+    )
+    fc = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(c2 * pooled * pooled, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+    )
+    return conv, fc
+
+
+def _modern_layers(nn, in_channels: int, pooled: int, dropout: float):
+    """The same shape widened to 16/32 maps, with batch norm, ReLU, max pooling, dropout."""
+    c1, c2 = 16, 32
+    conv = nn.Sequential(
+        nn.Conv2d(in_channels, c1, 5, padding=2, bias=False),
+        nn.BatchNorm2d(c1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5, bias=False),
+        nn.BatchNorm2d(c2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+    fc = nn.Sequential(
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(c2 * pooled * pooled, 120, bias=False),
+        nn.BatchNorm1d(120),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(120, 84),
+        nn.ReLU(inplace=True),
+    )
+    return conv, fc
+
+
 def build_model(
     architecture: str = "lenet5_modern",
     num_classes: int = 10,
@@ -65,44 +112,9 @@ def build_model(
         def __init__(self):
             super().__init__()
             if architecture == "lenet5":
-                c1, c2 = 6, 16
-                self.conv = nn.Sequential(
-                    nn.Conv2d(in_channels, c1, 5, padding=2),
-                    nn.Tanh(),
-                    nn.AvgPool2d(2),
-                    nn.Conv2d(c1, c2, 5),
-                    nn.Tanh(),
-                    nn.AvgPool2d(2),
-                )
-                self.fc = nn.Sequential(
-                    nn.Flatten(),
-                    nn.Linear(c2 * pooled * pooled, 120),
-                    nn.Tanh(),
-                    nn.Linear(120, 84),
-                    nn.Tanh(),
-                )
+                self.conv, self.fc = _classic_layers(nn, in_channels, pooled)
             else:
-                c1, c2 = 16, 32
-                self.conv = nn.Sequential(
-                    nn.Conv2d(in_channels, c1, 5, padding=2, bias=False),
-                    nn.BatchNorm2d(c1),
-                    nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2),
-                    nn.Conv2d(c1, c2, 5, bias=False),
-                    nn.BatchNorm2d(c2),
-                    nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2),
-                )
-                self.fc = nn.Sequential(
-                    nn.Flatten(),
-                    nn.Dropout(dropout),
-                    nn.Linear(c2 * pooled * pooled, 120, bias=False),
-                    nn.BatchNorm1d(120),
-                    nn.ReLU(inplace=True),
-                    nn.Dropout(dropout),
-                    nn.Linear(120, 84),
-                    nn.ReLU(inplace=True),
-                )
+                self.conv, self.fc = _modern_layers(nn, in_channels, pooled, dropout)
             self.head = nn.Linear(84, num_classes)
 
         def features(self, x):

@@ -28,30 +28,74 @@ def list_models(dataset) -> dict[str, dict]:
     return records.list_records(dataset, KIND)
 
 
-def get_model_record(dataset, run_key: str) -> dict:
-    """The record of ``run_key``.
+def require_model(models, run_key: str, param: str = "run_key") -> str:
+    """Checks that ``run_key`` is one of ``models`` (keys, or the dict of :func:`list_models`).
+
+    Pure: forms pass the list they read once per call.
+
+    Raises:
+        RunNotFoundError: naming ``param`` and the models there are
+    """
+    if run_key and run_key in models:
+        return run_key
+    if not models:
+        raise RunNotFoundError(
+            f"No model on this dataset yet, so {param} {run_key or ''!r} cannot be used: "
+            "train one with train_lenet first"
+        )
+    known = ", ".join(sorted(models))
+    if not run_key:
+        raise RunNotFoundError(f"Pick a model for {param} (models: {known})")
+    raise RunNotFoundError(
+        f"No model with run key {run_key!r} on this dataset: pick another {param} (models: {known})"
+    )
+
+
+def get_model_record(dataset, run_key: str, param: str = "run_key") -> dict:
+    """The record of ``run_key`` (``param``: the parameter named in the error).
 
     Raises:
         RunNotFoundError: no model has that key
     """
     rec = records.get_record(dataset, KIND, run_key)
     if rec is None:
-        known = ", ".join(sorted(list_models(dataset))) or "none yet: train one with train_lenet"
-        raise RunNotFoundError(
-            f"No model with run key {run_key!r} on this dataset (models: {known})"
-        )
+        require_model(list_models(dataset), run_key, param)
     return rec
 
 
-def require_run_key(run_key: str) -> str:
+def require_run_key(run_key: str, param: str = "run_key") -> str:
     """Checks that ``run_key`` is usable as a record key and a file name."""
     if (
         not isinstance(run_key, str)
         or not run_key.strip()
         or "." in run_key
+        or "/" in run_key
         or run_key.startswith("$")
     ):
-        raise InputError(f"run_key {run_key!r} is not valid: use letters, digits, '_' and '-'")
+        raise InputError(
+            f"{param} {run_key!r} is not valid: use letters, digits, '_' and '-' "
+            "(no '.', '/' or leading '$')"
+        )
+    return run_key
+
+
+def check_new_run_key(run_key: str, models, overwrite: bool = False, param: str = "run_key"):
+    """Checks that a new model can take ``run_key`` among ``models`` (keys or records).
+
+    Pure: forms pass the list they read once per call. With ``overwrite``, an
+    existing key is allowed (the model will be replaced).
+
+    Raises:
+        InputError: the key is not valid
+        RunExistsError: a model has that key and ``overwrite`` is False
+    """
+    require_run_key(run_key, param)
+    if run_key in models and not overwrite:
+        fix = " or pass overwrite=True to replace it" if param == "run_key" else ""
+        raise RunExistsError(
+            f"A model with run key {run_key!r} already exists. Pick another {param} "
+            f"(e.g. {run_key}_2){fix}."
+        )
     return run_key
 
 
@@ -132,10 +176,9 @@ def load_model(dataset, run_key: str, device: str = "cpu"):
 
 def rename_model(dataset, run_key: str, new_key: str) -> dict:
     """Renames a model's record (the checkpoint file keeps its name). Returns the record."""
-    get_model_record(dataset, run_key)
-    require_run_key(new_key)
-    if records.get_record(dataset, KIND, new_key) is not None:
-        raise RunExistsError(f"A model with run key {new_key!r} already exists: pick another name")
+    models = list_models(dataset)
+    require_model(models, run_key)
+    check_new_run_key(new_key, models, param="new_key")
     records.rename_record(dataset, KIND, run_key, new_key)
     return records.get_record(dataset, KIND, new_key)
 
@@ -163,6 +206,22 @@ def record_prediction(dataset, run_key: str, field: str, images_per_second: floa
     return records.update_record(
         dataset, KIND, run_key, applied_to=applied, images_per_second=float(images_per_second)
     )
+
+
+def model_summary(record: dict) -> dict:
+    """The short view of a record that listings show (best val accuracy, lineage, file)."""
+    history = record.get("history") or []
+    best = history[record["best_epoch"] - 1] if history else {}
+    return {
+        "architecture": record["architecture"],
+        "val_acc": best.get("val_acc"),
+        "best_epoch": record["best_epoch"],
+        "parent": record.get("parent"),
+        "num_params": record["num_params"],
+        "applied_to": record.get("applied_to", []),
+        "created_at": record.get("created_at"),
+        "checkpoint": record["checkpoint"],
+    }
 
 
 def model_for_field(dataset, field: str) -> tuple[str, dict] | None:

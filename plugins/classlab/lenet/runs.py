@@ -3,23 +3,67 @@
 Everything is validated, and every image decoded, before training starts; the
 checkpoint and the record are written only once training has finished, so a
 failed or cancelled run leaves the dataset and any earlier model untouched.
+
+The checks are public so that forms call the same rules
+(:func:`check_train_options`, :func:`training_views`, :func:`check_split`,
+:func:`training_classes`, :func:`check_parent`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from classlab import defaults, records
 from classlab.config import resolve_device
-from classlab.errors import InputError, RunExistsError
+from classlab.errors import EmptyViewError, InputError
 from classlab.lenet import registry
 from classlab.lenet.config import TrainConfig
 from classlab.lenet.data import detect_channels, view_tensors
 from classlab.progress import ProgressFn, as_progress
-from classlab.validation import distinct_labels, require_classification_field, require_nonempty
+from classlab.validation import distinct_labels, require_classification_field
 
 logger = logging.getLogger("classlab")
+
+
+def training_views(
+    view,
+    label_field: str,
+    train_tag: str,
+    val_tag: str,
+    include_augmented: bool,
+    augmented_tag: str,
+):
+    """The labelled train and val views (not checked: see :func:`check_split`).
+
+    Augmented samples join train only when asked, and never val.
+    """
+    from fiftyone import ViewField as F
+
+    labelled = view.match(F(label_field).exists())
+    if include_augmented:
+        train = labelled.match_tags([train_tag, augmented_tag]).match_tags(val_tag, bool=False)
+    else:
+        train = labelled.match_tags(train_tag).match_tags(augmented_tag, bool=False)
+    val = labelled.match_tags(val_tag).match_tags(augmented_tag, bool=False)
+    return train, val
+
+
+def check_split(split_view, tag: str, param: str = "train_tag") -> int:
+    """Checks that a split (train or val) has samples; returns its count (one aggregation).
+
+    Raises:
+        EmptyViewError: naming the split's tag parameter and what to do
+    """
+    n = split_view.count()
+    if n == 0:
+        role = "train" if param == "train_tag" else "validation"
+        raise EmptyViewError(
+            f"The {role} split is empty: no sample of this view is tagged {tag!r} and has a "
+            f"label. Split the dataset first (split_dataset) or pick another {param}."
+        )
+    return n
 
 
 def split_views(
@@ -30,21 +74,21 @@ def split_views(
     include_augmented: bool,
     augmented_tag: str,
 ):
-    """The labelled train and val views; augmented samples join train only when asked."""
-    from fiftyone import ViewField as F
-
-    labelled = view.match(F(label_field).exists())
-    if include_augmented:
-        train = labelled.match_tags([train_tag, augmented_tag]).match_tags(val_tag, bool=False)
-    else:
-        train = labelled.match_tags(train_tag).match_tags(augmented_tag, bool=False)
-    val = labelled.match_tags(val_tag).match_tags(augmented_tag, bool=False)
-    require_nonempty(train, f"train split (samples tagged {train_tag!r} with a label)")
-    require_nonempty(val, f"validation split (samples tagged {val_tag!r} with a label)")
+    """The labelled train and val views, each checked to be non-empty."""
+    train, val = training_views(
+        view, label_field, train_tag, val_tag, include_augmented, augmented_tag
+    )
+    check_split(train, train_tag, "train_tag")
+    check_split(val, val_tag, "val_tag")
     return train, val
 
 
-def _classes(train, val, label_field: str) -> list[str]:
+def training_classes(train, val, label_field: str) -> list[str]:
+    """The sorted classes of the train split (two ``distinct`` aggregations).
+
+    Raises:
+        InputError: val has a class train lacks, or train has fewer than 2 classes
+    """
     classes = distinct_labels(train, label_field)
     missing = sorted(set(distinct_labels(val, label_field)) - set(classes))
     if missing:
@@ -53,27 +97,138 @@ def _classes(train, val, label_field: str) -> list[str]:
             "Re-split the dataset (split_dataset is stratified) or remove those samples."
         )
     if len(classes) < 2:
-        raise InputError(f"The train split has {len(classes)} class(es): a classifier needs 2+")
+        raise InputError(
+            f"The train split has {len(classes)} class(es) in {label_field!r}: a classifier "
+            "needs 2 or more. Pick another label_field or train_tag."
+        )
     return classes
+
+
+def check_parent(record: dict, classes: list[str], init_from: str) -> dict:
+    """Checks that the model ``init_from`` (its ``record``) was trained on ``classes``.
+
+    Raises:
+        InputError: the classes differ (fine-tuning needs the same output layer)
+    """
+    if list(record["classes"]) != list(classes):
+        raise InputError(
+            f"init_from: model {init_from!r} was trained on classes {record['classes']}, the "
+            f"train split has {list(classes)}: fine-tuning needs the same classes. Train a "
+            "new model (empty init_from) instead."
+        )
+    return record
+
+
+def check_train_options(config: TrainConfig | dict | None) -> TrainConfig:
+    """A validated copy of ``config`` (a :class:`TrainConfig`, a dict of its fields, or None)."""
+    if isinstance(config, TrainConfig):
+        return TrainConfig(**config.to_dict()).validate()
+    return TrainConfig.from_dict(config or {})
 
 
 def _parent(dataset, init_from: str, classes: list[str], cfg: TrainConfig):
     """The parent's weights, after checking that its classes match; adapts ``cfg``."""
-    rec = registry.get_model_record(dataset, init_from)
+    rec = check_parent(
+        registry.get_model_record(dataset, init_from, "init_from"), classes, init_from
+    )
     payload = registry.load_checkpoint(rec, init_from)
-    if list(rec["classes"]) != classes:
-        raise InputError(
-            f"Model {init_from!r} was trained on classes {rec['classes']}, the train split has "
-            f"{classes}: fine-tuning needs the same classes. Train a new model instead."
-        )
     cfg.architecture, cfg.input_size = rec["architecture"], rec["input_size"]
     cfg.in_channels, cfg.dropout = rec["in_channels"], rec["config"].get("dropout", cfg.dropout)
     return payload["state_dict"]
 
 
+@dataclass
+class _Plan:
+    """What :func:`train_lenet` checked before its first write."""
+
+    cfg: TrainConfig
+    device: str
+    train: object
+    val: object
+    classes: list[str]
+    init_state: object
+
+
+def _prepare(view, run_key, label_field, tags, config, init_from, overwrite) -> _Plan:
+    """Every check of :func:`train_lenet`, in order; reads the parent's weights."""
+    train_tag, val_tag, include_augmented, augmented_tag = tags
+    cfg = check_train_options(config)
+    dataset = view._dataset
+    registry.check_new_run_key(run_key, registry.list_models(dataset), overwrite)
+    device = resolve_device(cfg.device)
+    require_classification_field(view, label_field, "label_field")
+    train, val = split_views(
+        view, label_field, train_tag, val_tag, include_augmented, augmented_tag
+    )
+    classes = training_classes(train, val, label_field)
+    init_state = _parent(dataset, init_from, classes, cfg) if init_from else None
+    if cfg.in_channels is None:
+        cfg.in_channels = detect_channels(train.limit(16).values("filepath"))
+    return _Plan(cfg, device, train, val, classes, init_state)
+
+
+def _fit(plan: _Plan, label_field: str, report):
+    """Decodes both splits onto the device and trains; returns ``(FitResult, n_train, n_val)``."""
+    from classlab.lenet.train import fit_tensors
+
+    cfg, train, val = plan.cfg, plan.train, plan.val
+    report(0.0, f"decoding {len(train)} train + {len(val)} val images", force=True)
+    args = (label_field, plan.classes, cfg.in_channels, cfg.input_size, plan.device)
+    _, x_tr, y_tr = view_tensors(train, *args, cfg.num_workers, report.stage(0.0, 0.08))
+    _, x_va, y_va = view_tensors(val, *args, cfg.num_workers, report.stage(0.08, 0.1))
+    epochs = report.stage(0.1, 0.97)  # every epoch is reported (not throttled)
+    result = fit_tensors(
+        x_tr,
+        y_tr,
+        x_va,
+        y_va,
+        cfg,
+        plan.device,
+        len(plan.classes),
+        plan.init_state,
+        progress=lambda f, label: epochs(f, label, force=True),
+    )
+    return result, len(x_tr), len(x_va)
+
+
+def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from) -> dict:
+    """Writes the checkpoint, then the record (the first and only writes of a run)."""
+    from classlab.lenet.models import num_params
+
+    cfg, model = plan.cfg, result.model.cpu()
+    path = registry.checkpoint_path(dataset, run_key)
+    payload = {"state_dict": model.state_dict(), "classes": plan.classes}
+    registry.save_checkpoint(
+        path, {**payload, "architecture": cfg.architecture, "config": cfg.to_dict()}
+    )
+    record = {
+        "architecture": cfg.architecture,
+        "classes": plan.classes,
+        "config": cfg.to_dict(),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "checkpoint": str(path),
+        "parent": init_from or None,
+        "train_seconds": result.seconds,
+        "num_params": num_params(model),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "applied_to": [],
+        "images_per_second": None,
+        "label_field": label_field,
+        "in_channels": cfg.in_channels,
+        "input_size": cfg.input_size,
+        "device": plan.device,
+        "num_train": sizes[0],
+        "num_val": sizes[1],
+    }
+    records.set_record(dataset, registry.KIND, run_key, record)
+    return record
+
+
 def train_lenet(
     view,
-    run_key: str = "lenet_v1",
+    run_key: str = defaults.MODEL_V1,
     label_field: str = defaults.GROUND_TRUTH,
     train_tag: str = defaults.TRAIN_TAG,
     val_tag: str = defaults.VAL_TAG,
@@ -103,78 +258,11 @@ def train_lenet(
         the model's record (see :mod:`classlab.lenet.registry`)
     """
     report = as_progress(progress)
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
-    cfg = TrainConfig(**cfg.to_dict()).validate()
-    registry.require_run_key(run_key)
-    device = resolve_device(cfg.device)
+    tags = (train_tag, val_tag, include_augmented, augmented_tag)
+    plan = _prepare(view, run_key, label_field, tags, config, init_from, overwrite)
+    result, n_train, n_val = _fit(plan, label_field, report)
     dataset = view._dataset
-    if records.get_record(dataset, registry.KIND, run_key) is not None and not overwrite:
-        raise RunExistsError(
-            f"A model with run key {run_key!r} exists. Pick another run_key (e.g. lenet_v2) "
-            "or pass overwrite=True to replace it."
-        )
-    require_classification_field(view, label_field)
-    train, val = split_views(
-        view, label_field, train_tag, val_tag, include_augmented, augmented_tag
-    )
-    classes = _classes(train, val, label_field)
-    init_state = _parent(dataset, init_from, classes, cfg) if init_from else None
-    if cfg.in_channels is None:
-        cfg.in_channels = detect_channels(train.values("filepath"))
-
-    report(0.0, f"decoding {len(train)} train + {len(val)} val images", force=True)
-    args = (label_field, classes, cfg.in_channels, cfg.input_size, device, cfg.num_workers)
-    _, x_tr, y_tr = view_tensors(train, *args, progress=report.stage(0.0, 0.08))
-    _, x_va, y_va = view_tensors(val, *args, progress=report.stage(0.08, 0.1))
-
-    from classlab.lenet.models import num_params
-    from classlab.lenet.train import fit_tensors
-
-    epochs = report.stage(0.1, 0.97)  # every epoch is reported (not throttled)
-    result = fit_tensors(
-        x_tr,
-        y_tr,
-        x_va,
-        y_va,
-        cfg,
-        device,
-        len(classes),
-        init_state,
-        progress=lambda f, label: epochs(f, label, force=True),
-    )
-    model = result.model.cpu()
-    path = registry.checkpoint_path(dataset, run_key)
-    registry.save_checkpoint(
-        path,
-        {
-            "state_dict": model.state_dict(),
-            "classes": classes,
-            "architecture": cfg.architecture,
-            "config": cfg.to_dict(),
-        },
-    )
-    record = {
-        "architecture": cfg.architecture,
-        "classes": classes,
-        "config": cfg.to_dict(),
-        "history": result.history,
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "checkpoint": str(path),
-        "parent": init_from or None,
-        "train_seconds": result.seconds,
-        "num_params": num_params(model),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "applied_to": [],
-        "images_per_second": None,
-        "label_field": label_field,
-        "in_channels": cfg.in_channels,
-        "input_size": cfg.input_size,
-        "device": device,
-        "num_train": len(x_tr),
-        "num_val": len(x_va),
-    }
-    records.set_record(dataset, registry.KIND, run_key, record)
+    record = _save(dataset, run_key, plan, result, (n_train, n_val), label_field, init_from)
     best = result.history[result.best_epoch - 1]
     report(
         1.0, f"{run_key}: best epoch {result.best_epoch}, val acc {best['val_acc']:.4f}", force=True

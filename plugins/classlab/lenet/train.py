@@ -178,52 +178,21 @@ def fit_tensors(
     Returns:
         a :class:`FitResult` holding the best epoch's model (on ``device``)
     """
-    import torch
-
     config = (config or TrainConfig()).validate()
-    torch.manual_seed(config.seed)
-    gen = torch.Generator(device="cuda" if device.startswith("cuda") else "cpu")
-    gen.manual_seed(config.seed)
     x_train, y_train = x_train.to(device), y_train.to(device)
     num_classes = num_classes or int(max(y_train.max(), y_val.max())) + 1
-    model = build_model(
-        config.architecture, num_classes, x_train.shape[1], config.input_size, config.dropout
-    ).to(device)
-    if init_state is not None:
-        model.load_state_dict(init_state)
-    optimizer = make_optimizer(model, config)
-    steps = math.ceil(len(x_train) / config.batch_size)
-    scheduler = make_scheduler(optimizer, config, steps)
+    model, optimizer, scheduler, gen = _setup(
+        config, device, num_classes, x_train.shape[1], len(x_train), init_state
+    )
     result = FitResult(model)
     best_loss, best_state, stale, t0 = math.inf, None, 0, time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         t = time.perf_counter()
         tr = train_one_epoch(model, x_train, y_train, optimizer, scheduler, config, gen, device)
         va = evaluate(model, x_val, y_val, config, device)
-        row = {
-            "epoch": epoch,
-            "train_loss": tr["loss"],
-            "train_acc": tr["acc"],
-            "val_loss": va["loss"],
-            "val_acc": va["acc"],
-            "seconds": time.perf_counter() - t,
-        }
+        row = _epoch_row(epoch, tr, va, time.perf_counter() - t)
         result.history.append(row)
-        logger.info(
-            "epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%.1fs)",
-            epoch,
-            row["train_loss"],
-            row["train_acc"],
-            row["val_loss"],
-            row["val_acc"],
-            row["seconds"],
-        )
-        if progress is not None:
-            progress(
-                epoch / config.epochs,
-                f"epoch {epoch}/{config.epochs}: train loss {tr['loss']:.4f} acc "
-                f"{tr['acc']:.4f}, val loss {va['loss']:.4f} acc {va['acc']:.4f}",
-            )
+        _report_epoch(row, config.epochs, progress)
         if va["loss"] < best_loss:
             best_loss, result.best_epoch, stale = va["loss"], epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -236,3 +205,43 @@ def fit_tensors(
     model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _setup(config: TrainConfig, device: str, num_classes, in_channels, n_train, init_state):
+    """Seeds, then builds the model, optimizer, scheduler and the shuffling generator."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    gen = torch.Generator(device="cuda" if device.startswith("cuda") else "cpu")
+    gen.manual_seed(config.seed)
+    model = build_model(
+        config.architecture, num_classes, in_channels, config.input_size, config.dropout
+    ).to(device)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, math.ceil(n_train / config.batch_size))
+    return model, optimizer, scheduler, gen
+
+
+def _epoch_row(epoch: int, tr: dict, va: dict, seconds: float) -> dict:
+    """One epoch's line of the history."""
+    return {
+        "epoch": epoch,
+        "train_loss": tr["loss"],
+        "train_acc": tr["acc"],
+        "val_loss": va["loss"],
+        "val_acc": va["acc"],
+        "seconds": seconds,
+    }
+
+
+def _report_epoch(row: dict, epochs: int, progress) -> None:
+    """Logs an epoch's row and reports it to ``progress`` (if any)."""
+    text = (
+        f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}, "
+        f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}"
+    )
+    logger.info("epoch %d: %s (%.1fs)", row["epoch"], text, row["seconds"])
+    if progress is not None:
+        progress(row["epoch"] / epochs, f"epoch {row['epoch']}/{epochs}: {text}")
