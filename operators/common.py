@@ -5,14 +5,10 @@ Nothing here computes anything: it adapts ``ctx`` to the core's arguments.
 
 from __future__ import annotations
 
-import logging
-
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 PLUGIN = "@classlab/classlab"
-
-_progress_log = logging.getLogger("classlab.progress")
 
 
 def uri(name: str) -> str:
@@ -36,26 +32,11 @@ def config(name: str, label: str, description: str = "", delegated: bool = True,
 
 
 def progress(ctx):
-    """A core ``progress(fraction, label)`` callback that forwards to ``ctx.set_progress``.
-
-    FiftyOne keeps an immediate (not delegated) operation's progress only as App
-    console messages, so the same updates also go to the ``classlab.progress``
-    logger at INFO: scripts that call operators through ``foo.execute_operator``
-    see them in the terminal (``classlab.job.runner.progress_to_log``). That logger
-    is silent unless a script enables it.
-    """
-    name = str(getattr(ctx, "operator_uri", None) or "").rsplit("/", 1)[-1]
+    """A core ``progress(fraction, label)`` callback that forwards to ``ctx.set_progress``
+    (shown in the App; stored on the operation when it runs delegated)."""
 
     def fn(fraction, label=None):
         ctx.set_progress(progress=float(fraction), label=label)
-        if not ctx.delegated and _progress_log.isEnabledFor(logging.INFO):
-            _progress_log.info(
-                "%s %5.1f%% %s",
-                name,
-                100.0 * fraction,
-                label or "",
-                extra={"classlab_progress": (float(fraction), label)},
-            )
 
     return fn
 

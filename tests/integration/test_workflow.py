@@ -1,7 +1,7 @@
-"""The main job end to end on a small MNIST subset, through the SDK (execute_operator).
+"""The main job end to end on a small MNIST subset, through the core API.
 
-``test_workflow_end_to_end`` needs every operator family (CLIP, LeNet, curation,
-compare); the other tests need only the data operators.
+``test_workflow_end_to_end`` needs every core family (CLIP, LeNet, curation,
+compare); the other tests need only the data functions.
 """
 
 import logging
@@ -37,9 +37,12 @@ def test_first_steps_skip_clip_offline_and_rerun_skips(mnist_dir, dataset_name, 
     assert "HF_HUB_OFFLINE" in clip.message and "--clip-random-weights" in clip.message
     ds = fo.load_dataset(dataset_name)
     assert ds.count_sample_tags() == {"train": 36, "val": 4, "test": 40}
-    # load_mnist's progress came back from the operator (run via execute_operator)
-    progress = [r.getMessage() for r in caplog.records if r.name == "classlab.progress"]
+    # load_mnist's progress reached the log through the step's progress callback
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("  [")]
     assert any(m.startswith("  [load_mnist]") and "100.0%" in m for m in progress), progress
+    # typed outcomes, from what the core returned
+    assert report.results[0].data.num_samples == 80
+    assert report.results[1].data.counts == {"train": 36, "val": 4}
     assert report.results[0].seconds > 0 and report.results[0].peak_rss_mb > 100
 
     again = run_workflow(cfg)

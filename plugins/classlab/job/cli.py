@@ -1,6 +1,6 @@
 """The main job: ``./run.sh main`` (``python -m classlab``).
 
-Runs the whole ClassLab workflow through ClassLab's operators (load MNIST,
+Runs the whole ClassLab workflow through the ClassLab core (load MNIST,
 split, CLIP embeddings and zero-shot, LeNet-5, scores, tag, augment, fine-tune,
 compare), skipping the steps that are already done, prints a summary with each
 step's time and peak memory, then opens the FiftyOne App with the dataset and
@@ -15,8 +15,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-from classlab import defaults
 
 logger = logging.getLogger("classlab")
 
@@ -35,64 +33,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = WorkflowConfig()
     p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[1])
-    p.add_argument(
+    add = p.add_argument
+    add(
         "--mnist-dir",
         default=default_mnist_dir(),
         help="directory with the four MNIST IDX files (default: $CLASSLAB_MNIST_DIR, "
         "else ../shared/datasets/mnist beside the checkout, else download)",
     )
-    p.add_argument("--dataset", default=defaults.MNIST_DATASET_NAME, help="dataset name")
-    p.add_argument(
-        "--subset",
-        type=int,
-        default=None,
-        help="use only the first N samples of each MNIST split (a quick look)",
-    )
-    p.add_argument(
-        "--fresh",
-        action="store_true",
-        help="delete the dataset and its ClassLab files, and start over",
-    )
-    p.add_argument(
-        "--headless", action="store_true", help="do not open the App; print the summary and exit"
-    )
-    p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
-    p.add_argument(
+    add("--dataset", default=d.dataset_name, help="dataset name")
+    add("--subset", type=int, help="use only the first N samples of each MNIST split")
+    add("--fresh", action="store_true", help="delete the dataset and its files; start over")
+    add("--headless", action="store_true", help="no App: print the summary and exit")
+    add("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
+    add("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
+    add(
         "--finetune-epochs",
         type=int,
         default=d.finetune_epochs,
         help="epochs of the fine-tuning on the augmented samples",
     )
-    clip = p.add_argument_group("CLIP")
-    clip.add_argument("--no-clip", action="store_true", help="skip the CLIP steps")
-    clip.add_argument(
-        "--clip-model", default=d.clip_model, help="open_clip model name, or hf-hub:org/repo"
-    )
-    clip.add_argument(
+    clip = p.add_argument_group("CLIP").add_argument
+    clip("--no-clip", action="store_true", help="skip the CLIP steps")
+    clip("--clip-model", default=d.clip_model, help="open_clip model name, or hf-hub:org/repo")
+    clip(
         "--clip-pretrained",
         default=d.clip_pretrained,
         help="open_clip pretrained tag, or a local checkpoint file",
     )
-    clip.add_argument(
+    clip(
         "--clip-random-weights",
         action="store_true",
         help="run CLIP with RANDOM weights when no real weights are available "
         "(plumbing only: its accuracy means nothing, and is labelled so)",
     )
-    clip.add_argument("--clip-batch-size", type=int, default=d.clip_batch_size)
-    clip.add_argument("--viz-method", default=d.viz_method, help="umap, tsne or pca")
-    p.add_argument(
+    clip("--clip-batch-size", type=int, default=d.clip_batch_size)
+    clip("--viz-method", default=d.viz_method, help="umap, tsne or pca")
+    add(
         "--only",
         nargs="+",
         choices=STEP_NAMES,
         metavar="STEP",
         help=f"run only these steps ({', '.join(STEP_NAMES)})",
     )
-    p.add_argument("--json", metavar="FILE", help="also write the step results as JSON")
-    p.add_argument("--port", type=int, default=5151, help="App port")
-    p.add_argument("--address", default="127.0.0.1", help="App address")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add("--json", metavar="FILE", help="also write the step results as JSON")
+    add("--port", type=int, default=5151, help="App port")
+    add("--address", default="127.0.0.1", help="App address")
+    add("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -119,9 +105,6 @@ def config_from_args(args):
 
 
 def main(argv: list[str] | None = None) -> int:
-    # long steps run through execute_operator: lift its 10-minute default before
-    # fiftyone reads it (it is fixed when fiftyone.operators is imported)
-    os.environ.setdefault("FIFTYONE_OPERATOR_TIMEOUT", "86400")
     args = build_parser().parse_args(argv)
     from classlab.config import configure_logging
 
@@ -149,6 +132,7 @@ def _run(args) -> int:
                     "comparison": report.comparison,
                 },
                 indent=2,
+                default=str,
             )
         )
     if not report.ok:
@@ -165,6 +149,9 @@ def _run(args) -> int:
 def _launch_app(args, dataset_name: str) -> int:
     import fiftyone as fo
 
+    from classlab.job.plugin import install_plugin
+
+    install_plugin()  # the App finds the comparison panel and the operators through it
     dataset = fo.load_dataset(dataset_name)
     spaces = fo.Space(
         children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="model_comparison")],

@@ -14,7 +14,7 @@ logger = logging.getLogger("classlab")
 
 def repo_root() -> Path:
     """The plugin directory (the repository root holding ``fiftyone.yml``)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # <root>/plugins/classlab/job/plugin.py
     if not (root / "fiftyone.yml").is_file():
         raise ClassLabError(
             f"{root} has no fiftyone.yml: install ClassLab from its repository "

@@ -1,11 +1,13 @@
-"""The whole ClassLab workflow, step by step, through ClassLab's own operators.
+"""The whole ClassLab workflow, step by step, through the core API.
 
 Load MNIST, split train/val, CLIP embeddings (+ 2-D map + similarity index) and
 zero-shot labels, train LeNet-5, apply and evaluate it (with embeddings), the
 four brain scores, tag the training samples to fix, augment them, fine-tune a
 second LeNet-5 from the first on the augmented set, apply and evaluate it, and
-compare the models. Every step calls an operator through
-``foo.execute_operator`` (the SDK path) and is skipped when its result exists.
+compare the models. Each step calls one core function with a progress callback,
+returns a typed outcome (:mod:`classlab.job.outcomes`) built from what that call
+returned, and is skipped when its result exists. Both CLIP steps share one
+:class:`~classlab.clip.ModelCache`: the model is loaded once per run.
 
 Example::
 
@@ -15,10 +17,6 @@ Example::
     configure_logging()
     report = run_workflow(WorkflowConfig(mnist_dir="/data/mnist", subset=1000))
     print(report.summary())
-
-Set ``FIFTYONE_OPERATOR_TIMEOUT`` (seconds) before importing fiftyone for runs
-whose steps last longer than FiftyOne's default 600 s (``python -m classlab``
-does).
 """
 
 from __future__ import annotations
@@ -29,72 +27,48 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from classlab import defaults
-from classlab.clip.weights import clip_weights_problem
-from classlab.job.runner import Step, StepResult, format_summary, run_operator, run_steps
+from classlab.job import outcomes as out
+from classlab.job.checks import DoneChecks
+from classlab.job.clip_run import ClipRun
+from classlab.job.runner import Step, StepResult, format_summary, run_steps
+from classlab.job.settings import TUTORIAL_SELECTION, WorkflowConfig
+from classlab.progress import ProgressFn
+
+__all__ = [
+    "STEP_NAMES",
+    "TUTORIAL_SELECTION",
+    "Workflow",
+    "WorkflowConfig",
+    "WorkflowReport",
+    "run_workflow",
+    "start_over",
+]
 
 logger = logging.getLogger("classlab")
 
-STEP_NAMES = (
-    "load_mnist",
-    "split",
-    "clip_embeddings",
-    "zero_shot",
-    "train_lenet",
-    "apply_lenet",
-    "scores",
-    "tag_to_fix",
-    "augment",
-    "finetune",
-    "apply_lenet_v2",
-    "compare",
+# Every step: (name = the Workflow method that runs it, title for the log ({c} is the
+# config), the Workflow method that says whether its result exists, or None: it
+# always runs). The order is the order of the workflow.
+STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
+    ("load_mnist", "load MNIST", "has_dataset"),
+    ("split", "split train into train/val", "has_split"),
+    ("clip_embeddings", "CLIP embeddings, map and similarity index", "has_clip_embeddings"),
+    ("zero_shot", "CLIP zero-shot classification", "has_zero_shot"),
+    ("train_lenet", "train LeNet-5 ({c.model_v1})", "has_model_v1"),
+    ("apply_lenet", "apply + evaluate LeNet-5, with embeddings", "has_lenet"),
+    ("scores", "hardness, mistakenness, uniqueness, representativeness", "has_scores"),
+    ("tag_to_fix", "tag the training samples to fix", "has_to_fix"),
+    ("augment", "augment the tagged samples", "has_augmentations"),
+    (
+        "finetune",
+        "fine-tune {c.model_v2} from {c.model_v1} with the augmented samples",
+        "has_model_v2",
+    ),
+    ("apply_lenet_v2", "apply + evaluate {c.model_v2}", "has_lenet_v2"),
+    ("compare", "compare the models on the test split", None),
 )
-CLIP_STEPS = ("clip_embeddings", "zero_shot")
-SCORES = ("hardness", "mistakenness", "uniqueness", "representativeness")
-# the FiftyOne MNIST tutorial's selection of training samples to fix, in one run:
-# misclassified + top 0.1% unique + top 0.1% representative + bottom 1% confidence
-# among the correct ones (scores from the LeNet-5 embeddings)
-TUTORIAL_SELECTION = dict(
-    misclassified=True, unique_top=0.001, representative_top=0.001, low_confidence_bottom=0.01
-)
-
-
-@dataclass
-class WorkflowConfig:
-    """Everything the workflow needs; each name is the operator's default.
-
-    ``subset`` keeps the first N samples of each MNIST split. CLIP runs with
-    ``clip_model``/``clip_pretrained`` (a tag, a local checkpoint path, or an
-    ``hf-hub:`` model name) when those weights can be loaded, else its steps
-    are skipped with the reason; ``clip_random_weights`` runs them with random
-    weights instead (labelled so everywhere); ``clip=False`` skips them.
-    """
-
-    dataset_name: str = defaults.MNIST_DATASET_NAME
-    mnist_dir: Optional[str] = None
-    subset: Optional[int] = None
-    fresh: bool = False
-    device: str = "auto"
-    seed: int = defaults.SPLIT_SEED
-    val_fraction: float = defaults.SPLIT_FRACTIONS[defaults.VAL_TAG]
-    clip: bool = True
-    clip_model: str = "ViT-B-32"
-    clip_pretrained: str = "laion2b_s34b_b79k"
-    clip_random_weights: bool = False
-    clip_batch_size: int = 64
-    viz_method: str = "umap"
-    epochs: int = 5
-    finetune_epochs: int = 2
-    batch_size: int = 256
-    model_v1: str = "lenet_v1"
-    model_v2: str = "lenet_v2"
-    field_v2: str = "lenet_v2"
-    eval_v2: str = "eval_lenet_v2"
-    tag_params: dict[str, Any] = field(default_factory=lambda: dict(TUTORIAL_SELECTION))
-    augment_key: str = "augment_v1"
-    augment_params: dict[str, Any] = field(
-        default_factory=lambda: dict(preset="tutorial", num_copies=2)
-    )
-    only: Optional[list[str]] = None
+STEP_NAMES = tuple(name for name, _, _ in STEP_TABLE)
+CLIP_STEPS = ("clip_embeddings", "zero_shot")  # skipped (with the reason) when CLIP cannot run
 
 
 @dataclass
@@ -115,377 +89,270 @@ class WorkflowReport:
         return format_summary(self.results)
 
 
-class Workflow:
-    """The steps of the workflow over one dataset (see the module docstring)."""
+class Workflow(DoneChecks):
+    """The steps of the workflow over one dataset (see the module docstring); the
+    done checks come from :class:`~classlab.job.checks.DoneChecks`.
 
-    def __init__(self, config: WorkflowConfig):
-        self.cfg = config
-        self.comparison: dict[str, Any] = {}
-        self._clip_problem: Optional[str] = None
-        self._clip_checked = False
+    Args:
+        config: the run's settings
+        clip_cache: the CLIP models of this run (default: a new, empty cache)
+    """
 
-    # ------------------------------------------------------------ helpers
-    @property
-    def ds(self):
-        import fiftyone as fo
+    def __init__(self, config: WorkflowConfig, clip_cache=None):
+        super().__init__(config)
+        self.clip = ClipRun(config, clip_cache)
 
-        ds = fo.load_dataset(self.cfg.dataset_name)
-        ds.reload()
-        return ds
-
-    def _exists(self) -> bool:
-        import fiftyone as fo
-
-        return fo.dataset_exists(self.cfg.dataset_name)
-
-    def _has_fields(self, *names: str) -> bool:
-        schema = self.ds.get_field_schema()
-        return all(n in schema for n in names)
-
-    def _has_tag(self, tag: str) -> bool:
-        return tag in self.ds.distinct("tags")
-
-    def _record(self, kind: str, key: str) -> Optional[dict]:
-        from classlab.records import get_record
-
-        return get_record(self.ds, kind, key)
-
-    def _originals(self):
-        """Every sample except augmented copies."""
-        return self.ds.match_tags(defaults.AUGMENTED_TAG, bool=False)
-
-    def _clip_params(self) -> dict[str, Any]:
-        c = self.cfg
-        return dict(
-            model_name=c.clip_model,
-            device=c.device,
-            pretrained="" if c.clip_random_weights else c.clip_pretrained,
-            random_weights=c.clip_random_weights,
-        )
-
-    def clip_skip(self) -> Optional[str]:
-        """Why the CLIP steps cannot run (None: they can)."""
-        if not self.cfg.clip:
-            return "CLIP turned off (--no-clip)"
-        if self.cfg.clip_random_weights:
-            return None
-        if not self._clip_checked:
-            self._clip_problem = clip_weights_problem(self.cfg.clip_model, self.cfg.clip_pretrained)
-            self._clip_checked = True
-        if self._clip_problem:
-            return (
-                f"{self._clip_problem} Pass --clip-pretrained PATH (a local checkpoint) or "
-                "--clip-random-weights (random weights: no meaningful accuracy)."
+    # ------------------------------------------------------------ the table
+    def steps(self) -> list[Step]:
+        """The ordered steps of :data:`STEP_TABLE` (those of ``config.only``)."""
+        table = []
+        for name, title, check in STEP_TABLE:
+            if self.cfg.only and name not in self.cfg.only:
+                continue
+            clip = name in CLIP_STEPS
+            table.append(
+                Step(
+                    name,
+                    title.format(c=self.cfg),
+                    getattr(self, name),
+                    self._done_check(check),
+                    self.clip.skip if clip else (lambda: None),
+                    optional=clip,
+                )
             )
-        return None
+        return table
 
-    def _clip_label(self) -> str:
-        c = self.cfg
-        return (
-            f"{c.clip_model} with RANDOM WEIGHTS (not a real CLIP: accuracy is meaningless)"
-            if c.clip_random_weights
-            else f"{c.clip_model} ({c.clip_pretrained})"
-        )
+    def _done_check(self, check: Optional[str]):
+        if check is None:
+            return lambda: False
+        return lambda: self.has_dataset() and getattr(self, check)()
 
     # -------------------------------------------------------------- steps
-    def load_mnist(self) -> str:
+    def load_mnist(self, progress: ProgressFn) -> out.Loaded:
+        from classlab.data import load_mnist
+
         c = self.cfg
-        res = run_operator(
-            "load_mnist",
-            params=dict(
-                source_dir=c.mnist_dir, dataset_name=c.dataset_name, limit_per_split=c.subset
-            ),
+        self._dataset = ds = load_mnist(
+            source_dir=c.mnist_dir,
+            dataset_name=c.dataset_name,
+            limit_per_split=c.subset,
+            progress=progress,
         )
-        return f"{res['num_samples']} samples, tags {res['tags']}"
+        return out.Loaded(ds.name, len(ds), ds.count_sample_tags())
 
-    def split(self) -> str:
+    def split(self, progress: ProgressFn) -> out.Split:
+        from classlab.data import split_dataset
+
         v = self.cfg.val_fraction
-        res = run_operator(
-            "split_dataset",
-            view=self.ds.match_tags(defaults.TRAIN_TAG),
-            params=dict(train=1.0 - v, val=v, test=0.0, seed=self.cfg.seed, overwrite=True),
+        counts = split_dataset(
+            self.ds.match_tags(defaults.TRAIN_TAG),
+            fractions={defaults.TRAIN_TAG: 1.0 - v, defaults.VAL_TAG: v},
+            seed=self.cfg.seed,
+            overwrite=True,
         )
-        return f"train/val split of the training samples: {res['counts']}"
+        return out.Split(counts)
 
-    def clip_embeddings(self) -> str:
-        params = dict(
-            self._clip_params(),
+    def clip_embeddings(self, progress: ProgressFn) -> out.Embedded:
+        from classlab.clip import compute_clip_embeddings
+
+        res = compute_clip_embeddings(
+            self.ds,
+            spec=self.clip.spec,
+            options=self.clip.options,
             embeddings_field=defaults.CLIP_EMBEDDINGS,
-            batch_size=self.cfg.clip_batch_size,
             compute_viz=True,
             viz_method=self.cfg.viz_method,
             viz_key=defaults.CLIP_VIZ_KEY,
             compute_similarity=True,
             sim_key=defaults.CLIP_SIM_KEY,
+            cache=self.clip.cache,
+            progress=progress,
         )
-        run_operator("compute_clip_embeddings", dataset=self.ds, params=params)
-        return (
-            f"{defaults.CLIP_EMBEDDINGS} + map {defaults.CLIP_VIZ_KEY} + similarity "
-            f"{defaults.CLIP_SIM_KEY}, {self._clip_label()}"
+        return out.Embedded(
+            res["embeddings_field"],
+            self.clip.label,
+            res["num_embedded"],
+            res["num_failed"],
+            res["images_per_second"],
+            res.get("viz_key"),
+            res.get("sim_key"),
         )
 
-    def zero_shot(self) -> str:
-        params = dict(
-            self._clip_params(),
+    def zero_shot(self, progress: ProgressFn) -> out.Classified:
+        from classlab.clip import zero_shot_classify
+
+        res = zero_shot_classify(
+            self.ds,
+            spec=self.clip.spec,
+            options=self.clip.options,
             label_field=defaults.CLIP_ZERO_SHOT,
             gt_field=defaults.GROUND_TRUTH,
             embeddings_field=defaults.CLIP_EMBEDDINGS,
             evaluate=True,
             eval_key=defaults.EVAL_CLIP,
+            cache=self.clip.cache,
+            progress=progress,
         )
-        run_operator("zero_shot_classify", dataset=self.ds, params=params)
-        acc = _accuracy(self.ds.match_tags(defaults.TEST_TAG), defaults.CLIP_ZERO_SHOT)
-        return f"test accuracy {acc:.3f}, {self._clip_label()}"
+        return out.Classified(
+            res["label_field"],
+            self.clip.label,
+            res["num_predicted"],
+            res["num_reused_embeddings"],
+            res["num_failed"],
+            res.get("accuracy"),
+        )
 
-    def train_lenet(self, run_key: Optional[str] = None, **extra) -> str:
+    def _train(self, progress: ProgressFn, run_key: str, epochs: int, **kwargs) -> out.Trained:
+        from classlab.lenet.runs import train_lenet
+
         c = self.cfg
-        run_key = run_key or c.model_v1
-        params = dict(
+        rec = train_lenet(
+            self.ds,
             run_key=run_key,
             label_field=defaults.GROUND_TRUTH,
             train_tag=defaults.TRAIN_TAG,
             val_tag=defaults.VAL_TAG,
-            epochs=extra.pop("epochs", c.epochs),
-            batch_size=c.batch_size,
-            seed=c.seed,
-            device=c.device,
-            **extra,
+            config=dict(epochs=epochs, batch_size=c.batch_size, seed=c.seed, device=c.device),
+            progress=progress,
+            **kwargs,
         )
-        run_operator("train_lenet", dataset=self.ds, params=params)
-        rec = self._record("models", run_key) or {}
-        hist = rec.get("history") or [{}]
-        best = hist[(rec.get("best_epoch") or len(hist)) - 1] if hist else {}
-        val_acc = best.get("val_acc", float("nan"))
-        return (
-            f"{run_key}: {len(hist)} epochs, best val acc {val_acc:.4f} "
-            f"in {rec.get('train_seconds', 0):.0f} s"
+        return out.Trained.from_record(run_key, rec)
+
+    def train_lenet(self, progress: ProgressFn) -> out.Trained:
+        return self._train(progress, self.cfg.model_v1, self.cfg.epochs)
+
+    def finetune(self, progress: ProgressFn) -> out.Trained:
+        c = self.cfg
+        return self._train(
+            progress,
+            c.model_v2,
+            c.finetune_epochs,
+            init_from=c.model_v1,
+            include_augmented=True,
+            augmented_tag=defaults.AUGMENTED_TAG,
         )
 
-    def apply_lenet(
-        self,
-        run_key: Optional[str] = None,
-        label_field: str = defaults.LENET_FIELD,
-        eval_key: str = defaults.EVAL_LENET,
-        embeddings_field: str = defaults.LENET_EMBEDDINGS,
-    ) -> str:
-        params = dict(
-            run_key=run_key or self.cfg.model_v1,
+    def _apply(self, progress, run_key, label_field, eval_key, embeddings_field) -> out.Applied:
+        from classlab.lenet.apply import apply_lenet
+
+        res = apply_lenet(
+            self.originals(),
+            run_key=run_key,
             label_field=label_field,
             embeddings_field=embeddings_field,
-            batch_size=1024,
             device=self.cfg.device,
             evaluate=True,
             eval_key=eval_key,
             gt_field=defaults.GROUND_TRUTH,
             overwrite=True,
+            progress=progress,
         )
-        run_operator("apply_lenet", view=self._originals(), params=params)
-        acc = _accuracy(self.ds.match_tags(defaults.TEST_TAG), label_field)
-        return f"{label_field}: test accuracy {acc:.4f}"
-
-    def scores(self) -> str:
-        run_operator(
-            "compute_sample_scores",
-            view=self._originals(),
-            params=dict(
-                scores=list(SCORES),
-                pred_field=defaults.LENET_FIELD,
-                gt_field=defaults.GROUND_TRUTH,
-                embeddings_field=defaults.LENET_EMBEDDINGS,
-            ),
+        return out.Applied(
+            run_key,
+            res["label_field"],
+            res["num_samples"],
+            res["images_per_second"],
+            res.get("eval_key"),
+            res.get("accuracy"),
+            res.get("num_evaluated"),
         )
-        return ", ".join(self.score_fields())
 
-    def score_fields(self) -> list[str]:
-        """The four fields the scores step writes."""
-        p, e = defaults.LENET_FIELD, defaults.LENET_EMBEDDINGS
-        return [f"{p}_hardness", f"{p}_mistakenness", f"{e}_uniqueness", f"{e}_representativeness"]
+    def apply_lenet(self, progress: ProgressFn) -> out.Applied:
+        return self._apply(
+            progress,
+            self.cfg.model_v1,
+            defaults.LENET_FIELD,
+            defaults.EVAL_LENET,
+            defaults.LENET_EMBEDDINGS,
+        )
 
-    def tag_to_fix(self) -> str:
-        params = dict(
+    def apply_lenet_v2(self, progress: ProgressFn) -> out.Applied:
+        c = self.cfg
+        return self._apply(progress, c.model_v2, c.field_v2, c.eval_v2, embeddings_field="")
+
+    def scores(self, progress: ProgressFn) -> out.Scored:
+        from classlab.curation.scores import compute_sample_scores
+
+        fields = compute_sample_scores(
+            self.originals(),
+            scores=defaults.SCORES,
             pred_field=defaults.LENET_FIELD,
             gt_field=defaults.GROUND_TRUTH,
             embeddings_field=defaults.LENET_EMBEDDINGS,
-            tag=defaults.TO_FIX_TAG,
-            **self.cfg.tag_params,
+            progress=progress,
         )
-        # only training samples: augmenting val/test samples would leak them into training
-        params["split"] = defaults.TRAIN_TAG
-        run_operator("tag_samples_to_fix", dataset=self.ds, params=params)
-        n = self.ds.match_tags(defaults.TO_FIX_TAG).count()
-        return f"{n} training samples tagged {defaults.TO_FIX_TAG!r}"
+        return out.Scored(fields)
 
-    def augment(self) -> str:
-        params = dict(
+    def tag_to_fix(self, progress: ProgressFn) -> out.Tagged:
+        from classlab.curation.tagging import Criteria, tag_samples
+
+        criteria = Criteria(
+            **{
+                "pred_field": defaults.LENET_FIELD,
+                "gt_field": defaults.GROUND_TRUTH,
+                "embeddings_field": defaults.LENET_EMBEDDINGS,
+                **self.cfg.tag_params,
+                # only training samples: augmenting val/test ones would leak them into training
+                "split": defaults.TRAIN_TAG,
+            }
+        )
+        res = tag_samples(self.ds, criteria, tag=defaults.TO_FIX_TAG)
+        return out.Tagged(res["tag"], res["tagged"], res["counts"])
+
+    def augment(self, progress: ProgressFn) -> out.Augmented:
+        from classlab.curation.augment import augment_samples
+
+        res = augment_samples(
+            self.ds.match_tags(defaults.TO_FIX_TAG),
             run_key=self.cfg.augment_key,
             seed=self.cfg.seed,
-            source_tag=defaults.TO_FIX_TAG,
             label_field=defaults.GROUND_TRUTH,
+            progress=progress,
             **self.cfg.augment_params,
         )
-        run_operator("augment_samples", dataset=self.ds, params=params)
-        n = self.ds.match_tags(defaults.AUGMENTED_TAG).count()
-        return f"{n} augmented samples (tag {defaults.AUGMENTED_TAG!r})"
-
-    def finetune(self) -> str:
-        c = self.cfg
-        return self.train_lenet(
-            c.model_v2,
-            init_from=c.model_v1,
-            include_augmented=True,
-            augmented_tag=defaults.AUGMENTED_TAG,
-            epochs=c.finetune_epochs,
+        return out.Augmented(
+            res["run_key"],
+            defaults.AUGMENTED_TAG,
+            res["num_sources"],
+            res["num_samples"],
+            res["dir"],
         )
 
-    def apply_lenet_v2(self) -> str:
-        c = self.cfg
-        return self.apply_lenet(c.model_v2, c.field_v2, c.eval_v2, embeddings_field="")
-
-    def compare(self) -> str:
+    def compare(self, progress: ProgressFn) -> out.Compared:
         from classlab.compare import compare_models, fixed_vs_broken
 
-        test = self.ds.match_tags(defaults.TEST_TAG)
-        fields = [
-            f
-            for f in (defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD, self.cfg.field_v2)
-            if self._has_fields(f)
-        ]
-        table = compare_models(test, fields=fields, gt_field=defaults.GROUND_TRUTH)
-        accuracy = {}
-        for row in table["summary"].to_dict("records"):
+        c, test = self.cfg, self.ds.match_tags(defaults.TEST_TAG)
+        models = (defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD, c.field_v2)
+        fields = [f for f in models if self.ds.has_sample_field(f)]
+        rows = compare_models(test, fields=fields, gt_field=defaults.GROUND_TRUTH)["summary"]
+        rows = rows.to_dict("records")
+        for row in rows:
             weights = " (random weights)" if row.get("random_weights") else ""
-            accuracy[row["field"]] = row["accuracy"]
             logger.info("  test accuracy of %-16s %.4f%s", row["field"], row["accuracy"], weights)
         fvb = fixed_vs_broken(
-            test, defaults.LENET_FIELD, self.cfg.field_v2, gt_field=defaults.GROUND_TRUTH
+            test, defaults.LENET_FIELD, c.field_v2, gt_field=defaults.GROUND_TRUTH
         )
         counts = {k: fvb[k] for k in ("n", "fixed", "broken", "still_right", "still_wrong")}
-        self.comparison = {
-            "accuracy": accuracy,
-            "fixed_vs_broken": counts,
-            "clip_random_weights": self.cfg.clip_random_weights,
-        }
         logger.info(
             "  %s -> %s on %d test samples: %d fixed, %d broken",
             defaults.LENET_FIELD,
-            self.cfg.field_v2,
+            c.field_v2,
             counts["n"],
             counts["fixed"],
             counts["broken"],
         )
-        acc = ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items())
-        return f"test accuracy {acc}; fixed {counts['fixed']}, broken {counts['broken']}"
-
-    # --------------------------------------------------------- step table
-    def steps(self) -> list[Step]:
-        """The ordered steps, each with its done-check."""
-        c, has = self.cfg, self._has_fields
-        mine = self._exists
-
-        def when(check):
-            return lambda: mine() and check()
-
-        def ds():
-            return self.ds
-
-        table = [
-            Step("load_mnist", "load MNIST", self.load_mnist, mine),
-            Step(
-                "split",
-                "split train into train/val",
-                self.split,
-                when(lambda: self._has_tag(defaults.VAL_TAG)),
-            ),
-            Step(
-                "clip_embeddings",
-                "CLIP embeddings, map and similarity index",
-                self.clip_embeddings,
-                when(
-                    lambda: (
-                        has(defaults.CLIP_EMBEDDINGS)
-                        and ds().has_brain_run(defaults.CLIP_VIZ_KEY)
-                        and ds().has_brain_run(defaults.CLIP_SIM_KEY)
-                    )
-                ),
-                self.clip_skip,
-                optional=True,
-            ),
-            Step(
-                "zero_shot",
-                "CLIP zero-shot classification",
-                self.zero_shot,
-                when(
-                    lambda: has(defaults.CLIP_ZERO_SHOT) and ds().has_evaluation(defaults.EVAL_CLIP)
-                ),
-                self.clip_skip,
-                optional=True,
-            ),
-            Step(
-                "train_lenet",
-                f"train LeNet-5 ({c.model_v1})",
-                self.train_lenet,
-                when(lambda: self._record("models", c.model_v1) is not None),
-            ),
-            Step(
-                "apply_lenet",
-                "apply + evaluate LeNet-5, with embeddings",
-                self.apply_lenet,
-                when(
-                    lambda: (
-                        has(defaults.LENET_FIELD, defaults.LENET_EMBEDDINGS)
-                        and ds().has_evaluation(defaults.EVAL_LENET)
-                    )
-                ),
-            ),
-            Step(
-                "scores",
-                "hardness, mistakenness, uniqueness, representativeness",
-                self.scores,
-                when(lambda: has(*self.score_fields())),
-            ),
-            Step(
-                "tag_to_fix",
-                "tag the training samples to fix",
-                self.tag_to_fix,
-                when(lambda: self._has_tag(defaults.TO_FIX_TAG)),
-            ),
-            Step(
-                "augment",
-                "augment the tagged samples",
-                self.augment,
-                when(lambda: self._record("augmentations", c.augment_key) is not None),
-            ),
-            Step(
-                "finetune",
-                f"fine-tune {c.model_v2} from {c.model_v1} with the augmented samples",
-                self.finetune,
-                when(lambda: self._record("models", c.model_v2) is not None),
-            ),
-            Step(
-                "apply_lenet_v2",
-                f"apply + evaluate {c.model_v2}",
-                self.apply_lenet_v2,
-                when(lambda: has(c.field_v2) and ds().has_evaluation(c.eval_v2)),
-            ),
-            Step("compare", "compare the models on the test split", self.compare),
-        ]
-        if c.only:
-            table = [s for s in table if s.name in c.only]
-        return table
-
-
-def _accuracy(view, pred_field: str, gt_field: str = defaults.GROUND_TRUTH) -> float:
-    """Fraction of ``view``'s samples whose prediction equals the ground truth."""
-    from fiftyone import ViewField as F
-
-    n = view.count()
-    right = view.match(F(f"{pred_field}.label") == F(f"{gt_field}.label")).count()
-    return right / n if n else float("nan")
+        return out.Compared(
+            accuracy={r["field"]: float(r["accuracy"]) for r in rows},
+            random_weights=[r["field"] for r in rows if r.get("random_weights")],
+            fixed_vs_broken=counts,
+            clip_random_weights=c.clip_random_weights,
+        )
 
 
 def start_over(dataset_name: str) -> None:
     """Deletes the dataset and the files ClassLab wrote for it (media, models)."""
     import fiftyone as fo
+
     from classlab.config import media_dir, models_dir
 
     if fo.dataset_exists(dataset_name):
@@ -497,8 +364,13 @@ def start_over(dataset_name: str) -> None:
             logger.info("Deleted %s", path)
 
 
-def run_workflow(config: Optional[WorkflowConfig] = None) -> WorkflowReport:
+def run_workflow(config: Optional[WorkflowConfig] = None, clip_cache=None) -> WorkflowReport:
     """Runs the workflow; see :class:`WorkflowConfig`.
+
+    Args:
+        config: the settings (default: every default)
+        clip_cache: a :class:`~classlab.clip.ModelCache` to share with the
+            caller (default: one for this run)
 
     Returns:
         a :class:`WorkflowReport` (``report.ok``, ``report.summary()``)
@@ -507,15 +379,13 @@ def run_workflow(config: Optional[WorkflowConfig] = None) -> WorkflowReport:
         InputError: an unknown step name in ``config.only``
     """
     from classlab.errors import InputError
-    from classlab.job.plugin import install_plugin
 
     config = config or WorkflowConfig()
     unknown = sorted(set(config.only or ()) - set(STEP_NAMES))
     if unknown:
         raise InputError(f"Unknown step(s) {unknown}: choose from {', '.join(STEP_NAMES)}")
-    install_plugin()
     if config.fresh:
         start_over(config.dataset_name)
-    wf = Workflow(config)
-    results = run_steps(wf.steps())
-    return WorkflowReport(config.dataset_name, results, wf.comparison)
+    results = run_steps(Workflow(config, clip_cache).steps())
+    compared = next((r.data for r in results if isinstance(r.data, out.Compared)), None)
+    return WorkflowReport(config.dataset_name, results, compared.report() if compared else {})

@@ -1,0 +1,193 @@
+"""What each step of the main job produced: one small dataclass per kind of step.
+
+Every outcome is built from what the core call returned (nothing is read back
+from the database) and has ``summary()``, the step's one-line result in the
+summary table. ``StepResult.data`` holds it; ``--json`` writes it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class Loaded:
+    """``load_mnist``: the new dataset."""
+
+    dataset_name: str
+    num_samples: int
+    tags: dict[str, int]
+
+    def summary(self) -> str:
+        return f"{self.num_samples} samples, tags {self.tags}"
+
+
+@dataclass
+class Split:
+    """``split``: how many samples each split tag got."""
+
+    counts: dict[str, int]
+
+    def summary(self) -> str:
+        return f"train/val split of the training samples: {self.counts}"
+
+
+@dataclass
+class Embedded:
+    """``clip_embeddings``: the embeddings field, its map and similarity index."""
+
+    field: str
+    model: str
+    num_embedded: int
+    num_failed: int
+    images_per_second: float
+    viz_key: Optional[str] = None
+    sim_key: Optional[str] = None
+
+    def summary(self) -> str:
+        extra = "".join(
+            f" + {what} {key}"
+            for what, key in (("map", self.viz_key), ("similarity", self.sim_key))
+            if key
+        )
+        failed = f", {self.num_failed} unreadable" if self.num_failed else ""
+        return (
+            f"{self.field}{extra}: {self.num_embedded} images "
+            f"({self.images_per_second:.1f}/s){failed}, {self.model}"
+        )
+
+
+@dataclass
+class Classified:
+    """``zero_shot``: CLIP's labels and their accuracy (on every sample it labelled)."""
+
+    field: str
+    model: str
+    num_predicted: int
+    num_reused_embeddings: int
+    num_failed: int
+    accuracy: Optional[float] = None
+
+    def summary(self) -> str:
+        acc = f"accuracy {self.accuracy:.3f}" if self.accuracy is not None else "not evaluated"
+        return f"{self.field}: {acc} on {self.num_predicted} samples, {self.model}"
+
+
+@dataclass
+class Trained:
+    """``train_lenet``/``finetune``: the registered model."""
+
+    run_key: str
+    epochs_run: int
+    best_epoch: int
+    val_acc: float
+    train_seconds: float
+    checkpoint: str
+    parent: Optional[str] = None
+
+    @classmethod
+    def from_record(cls, run_key: str, rec: dict[str, Any]) -> "Trained":
+        """From the model record ``train_lenet`` returns."""
+        best = rec["history"][rec["best_epoch"] - 1]
+        return cls(
+            run_key,
+            len(rec["history"]),
+            rec["best_epoch"],
+            float(best["val_acc"]),
+            float(rec["train_seconds"]),
+            rec["checkpoint"],
+            rec.get("parent"),
+        )
+
+    def summary(self) -> str:
+        return (
+            f"{self.run_key}: {self.epochs_run} epochs, best val acc {self.val_acc:.4f} "
+            f"in {self.train_seconds:.0f} s"
+        )
+
+
+@dataclass
+class Applied:
+    """``apply_lenet``/``apply_lenet_v2``: predictions and their evaluation."""
+
+    run_key: str
+    label_field: str
+    num_samples: int
+    images_per_second: float
+    eval_key: Optional[str] = None
+    accuracy: Optional[float] = None
+    num_evaluated: Optional[int] = None
+
+    def summary(self) -> str:
+        if self.accuracy is None:
+            return f"{self.label_field}: {self.num_samples} predictions"
+        return (
+            f"{self.label_field}: accuracy {self.accuracy:.4f} on {self.num_evaluated} samples "
+            f"({self.images_per_second:.0f} images/s)"
+        )
+
+
+@dataclass
+class Scored:
+    """``scores``: ``{score: field}``."""
+
+    fields: dict[str, str]
+
+    def summary(self) -> str:
+        return ", ".join(self.fields.values())
+
+
+@dataclass
+class Tagged:
+    """``tag_to_fix``: the tag, how many samples got it, and per criterion."""
+
+    tag: str
+    num_tagged: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        why = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        return f"{self.num_tagged} training samples tagged {self.tag!r}" + (
+            f" ({why})" if why else ""
+        )
+
+
+@dataclass
+class Augmented:
+    """``augment``: the augmentation run."""
+
+    run_key: str
+    tag: str
+    num_sources: int
+    num_samples: int
+    dir: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.num_samples} augmented samples of {self.num_sources} "
+            f"(tag {self.tag!r}, run {self.run_key!r})"
+        )
+
+
+@dataclass
+class Compared:
+    """``compare``: test accuracy per model and what the second LeNet fixed and broke."""
+
+    accuracy: dict[str, float]
+    random_weights: list[str]
+    fixed_vs_broken: dict[str, int]
+    clip_random_weights: bool
+
+    def report(self) -> dict[str, Any]:
+        """The ``WorkflowReport.comparison`` dict (what README, tests and benchmarks read)."""
+        return {
+            "accuracy": dict(self.accuracy),
+            "fixed_vs_broken": dict(self.fixed_vs_broken),
+            "clip_random_weights": self.clip_random_weights,
+        }
+
+    def summary(self) -> str:
+        acc = ", ".join(f"{k} {v:.4f}" for k, v in self.accuracy.items())
+        fvb = self.fixed_vs_broken
+        return f"test accuracy {acc}; fixed {fvb['fixed']}, broken {fvb['broken']}"
