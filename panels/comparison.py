@@ -49,6 +49,72 @@ def _safe(method):
     return wrapper
 
 
+def _ground_truth(state, evals) -> str:
+    """The state's ground truth if still evaluated, else ``ground_truth``, else the most used."""
+    gts = [e["gt_field"] for e in evals]
+    if state.gt_field in gts:
+        return state.gt_field
+    if defaults.GROUND_TRUTH in gts or not gts:
+        return defaults.GROUND_TRUTH
+    return max(set(gts), key=gts.count)
+
+
+def _compare(ds, state, gt, evals) -> dict:
+    """``compare_models`` for the picked models (those still available), noting the others."""
+    gone = [f for f in (state.fields or []) if f not in state.available]
+    fields = [f for f in (state.fields or []) if f in state.available] or None
+    picks = state.pickers or {}
+    result = compare.compare_models(
+        ds,
+        fields,
+        gt,
+        picks.get("baseline"),
+        agreement_pair=(picks.get("agree_a"), picks.get("agree_b")),
+        evals=evals,
+    )
+    result["notes"][:0] = [
+        f"{f!r} was deleted or lost its evaluation: left out of the comparison." for f in gone
+    ]
+    return result
+
+
+def _store(state, result) -> str:
+    """Writes the comparison into the panel state; returns the confusion model."""
+    fields = result["fields"]
+    picks = state.pickers or {}
+    cm_model = picks.get("cm_model") if picks.get("cm_model") in fields else fields[0]
+    agr = result["agreement"]
+    a, b = (agr["a"], agr["b"]) if agr else (fields[0], None)
+    pickers = {"baseline": result["baseline"], "cm_model": cm_model, "agree_a": a, "agree_b": b}
+    state.set(
+        {
+            **pickers,
+            "fields": fields,
+            "n_samples": result["n_samples"],
+            "pickers": pickers,
+            "notes": result["notes"],
+            "display": result["display"],
+            "classes": result["classes"],
+            "message": None,
+            "ready": True,
+            "summary": compare_plots.table_rows(result["summary"]),
+            "per_class": compare_plots.table_rows(result["per_class"]),
+        }
+    )
+    state.agreement = agr["counts"] if agr else None
+    return cm_model
+
+
+def _plots(result, cm_model) -> dict:
+    """The panel data: per-class F1 bars, the confusion heatmap, learning curves."""
+    return {
+        "f1_plot": compare_plots.f1_bars(result),
+        "confusion_plot": compare_plots.confusion_heatmap(result, cm_model),
+        "loss_plot": compare_plots.learning_curves(result, "loss"),
+        "acc_plot": compare_plots.learning_curves(result, "acc"),
+    }
+
+
 class ModelComparisonPanel(foo.Panel):
     @property
     def config(self):
@@ -74,75 +140,22 @@ class ModelComparisonPanel(foo.Panel):
 
     @_safe
     def _refresh(self, ctx):
+        """Recomputes the comparison for the state's choices: one read of the
+        evaluations, one ``compare_models``, then the state and the plots."""
         state, ds = ctx.panel.state, ctx.dataset
         evals = compare.evaluated_fields(ds)
-        gts = [e["gt_field"] for e in evals]
-        gt = (
-            state.gt_field
-            if state.gt_field in gts
-            else (
-                defaults.GROUND_TRUTH
-                if defaults.GROUND_TRUTH in gts or not gts
-                else max(set(gts), key=gts.count)
-            )
-        )
+        gt = _ground_truth(state, evals)
         state.set(
             {
                 "gt_field": gt,
                 "available": [e["field"] for e in evals],
-                "gt_fields": sorted(set(gts)),
-                "unevaluated": compare.unevaluated_fields(ds, gt),
+                "gt_fields": sorted({e["gt_field"] for e in evals}),
+                "unevaluated": compare.unevaluated_fields(ds, gt, evals=evals),
             }
         )
-        gone = [f for f in (state.fields or []) if f not in state.available]
-        fields = [f for f in (state.fields or []) if f in state.available] or None
-        picks = state.pickers or {}
-        result = compare.compare_models(
-            ds,
-            fields,
-            gt,
-            picks.get("baseline"),
-            agreement_pair=(picks.get("agree_a"), picks.get("agree_b")),
-        )
-        result["notes"][:0] = [
-            f"{f!r} was deleted or lost its evaluation: left out of the comparison." for f in gone
-        ]
-        fields = result["fields"]
-        cm_model = picks.get("cm_model") if picks.get("cm_model") in fields else fields[0]
-        agr = result["agreement"]
-        a, b = (agr["a"], agr["b"]) if agr else (fields[0], None)
-        state.set(
-            {
-                "fields": fields,
-                "baseline": result["baseline"],
-                "cm_model": cm_model,
-                "agree_a": a,
-                "agree_b": b,
-                "n_samples": result["n_samples"],
-                "pickers": {
-                    "baseline": result["baseline"],
-                    "cm_model": cm_model,
-                    "agree_a": a,
-                    "agree_b": b,
-                },
-                "notes": result["notes"],
-                "display": result["display"],
-                "classes": result["classes"],
-                "message": None,
-                "ready": True,
-                "summary": compare_plots.table_rows(result["summary"]),
-                "per_class": compare_plots.table_rows(result["per_class"]),
-            }
-        )
-        state.agreement = agr["counts"] if agr else None
-        ctx.panel.data.set(
-            {
-                "f1_plot": compare_plots.f1_bars(result),
-                "confusion_plot": compare_plots.confusion_heatmap(result, cm_model),
-                "loss_plot": compare_plots.learning_curves(result, "loss"),
-                "acc_plot": compare_plots.learning_curves(result, "acc"),
-            }
-        )
+        result = _compare(ds, state, gt, evals)
+        cm_model = _store(state, result)
+        ctx.panel.data.set(_plots(result, cm_model))
 
     def on_pick(self, ctx):
         """A picker changed (the App has already written its value into the state)."""

@@ -104,3 +104,26 @@ def test_deleted_field_after_opening(panel, dataset_name):
     ds.delete_sample_field("model_a")
     state3, *_ = run_panel_method(panel, ds, "on_load", state=state2)
     assert not state3["ready"] and "No classification field is evaluated" in state3["message"]
+
+
+def test_a_refresh_reads_the_evaluations_once(panel, dataset_name, monkeypatch):
+    """One read of the evaluation list per refresh, shared by the pickers, the
+    'Evaluate' buttons and compare_models."""
+    from classlab.compare import comparison, fields
+
+    ds = make_models_dataset(dataset_name)
+    calls = []
+    real = fields.evaluated_fields
+
+    def counted(dataset):
+        calls.append(dataset.name)
+        return real(dataset)
+
+    for module in (compare, comparison, fields):
+        monkeypatch.setattr(module, "evaluated_fields", counted)
+    state, *_ = run_panel_method(panel, ds, "on_load")
+    assert state["ready"] and calls == [ds.name]
+    state, *_ = run_panel_method(panel, ds, "on_pick", state=state)
+    assert calls == [ds.name] * 2
+    # the core reads them itself when not given, with the same result
+    assert compare.compare_models(ds)["fields"] == state["fields"] and len(calls) == 3

@@ -32,14 +32,7 @@ def test_tutorial_loop_through_operators(execute, mnist_small):
     res = execute(
         "compute_sample_scores",
         dataset=mnist_small,
-        params=dict(
-            hardness=True,
-            mistakenness=True,
-            uniqueness=True,
-            representativeness=True,
-            pred_field="lenet",
-            embeddings_field="clip_embeddings",
-        ),
+        params=dict(pred_field="lenet", embeddings_field="clip_embeddings"),  # all four scores
     )
     assert res.result["fields"]["representativeness"] == "clip_embeddings_representativeness"
     assert mnist_small.exists("clip_embeddings_uniqueness").count() == 600
@@ -139,7 +132,7 @@ def test_bad_inputs_through_operators(execute, mnist_small, unchanged):
             execute("augment_samples", view=missing, params=dict(source_tag=""))
         with pytest.raises(ExecutionError, match="Unknown preset 'wild'"):
             execute("augment_samples", dataset=mnist_small, params=dict(preset="wild"))
-        with pytest.raises(ExecutionError, match="Not valid JSON"):
+        with pytest.raises(ExecutionError, match="pipeline_json is not valid JSON"):
             execute("augment_samples", dataset=mnist_small, params=dict(pipeline_json="{x"))
         with pytest.raises(ExecutionError, match="albumentations cannot build"):
             execute(
@@ -172,3 +165,203 @@ def test_tagging_sets_the_app_view(mnist_small):
     assert "set_view" in " ".join(names)
     params = executor._requests[names.index(next(n for n in names if "set_view" in n))].params
     assert "to_augment" in json.dumps(params)
+
+
+# ---------------------------------------------------------------- forms show the core's checks
+
+
+def _form(name, dataset, params, view=None):
+    """``resolve_input`` of an operator on a real ExecutionContext: the form's Object."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    request = {"dataset_name": dataset.name, "params": params}
+    if view is not None:
+        request["view"] = view._serialize()
+    ctx = ExecutionContext(request_params=request)
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
+
+
+def _invalid(form) -> dict:
+    """``{property: error message}`` of the form's invalid properties."""
+    return {k: p.error_message for k, p in form.properties.items() if p.invalid}
+
+
+@pytest.fixture
+def curation_ds(mnist_small):
+    """Predictions without logits, embeddings, and 5 samples tagged ``to_augment``."""
+    add_predictions(mnist_small, "lenet", logits=False)
+    add_embeddings(mnist_small, "clip_embeddings")
+    mnist_small.limit(5).tag_samples("to_augment")
+    return mnist_small
+
+
+def _scores(**kw):
+    from classlab.curation.scores import compute_sample_scores
+
+    return lambda ds: compute_sample_scores(ds, **kw)
+
+
+def _tag(tag="to_augment", **kw):
+    from classlab.curation.tagging import Criteria, tag_samples
+
+    return lambda ds: tag_samples(ds, Criteria(**kw), tag=tag)
+
+
+def _augment(source_tag="to_augment", **kw):
+    return lambda ds: augment.augment_samples(ds.match_tags(source_tag), **kw)
+
+
+# (operator, form params, the property that shows the error, the same call to the core)
+BAD_VALUES = [
+    ("compute_sample_scores", dict(scores=[]), "scores", _scores(scores=[])),
+    (
+        "compute_sample_scores",
+        dict(scores=["hardness", "beauty"]),
+        "scores",
+        _scores(scores=["hardness", "beauty"]),
+    ),
+    (
+        "compute_sample_scores",
+        dict(scores=["hardness"], pred_field="lenet"),
+        "pred_field",
+        _scores(scores=["hardness"], pred_field="lenet"),
+    ),
+    (
+        "compute_sample_scores",
+        dict(scores=["mistakenness"], pred_field="lenet", gt_field="lenet"),
+        "gt_field",
+        _scores(scores=["mistakenness"], pred_field="lenet", gt_field="lenet"),
+    ),
+    (
+        "compute_sample_scores",
+        dict(scores=["uniqueness"], embeddings_field="nope"),
+        "embeddings_field",
+        _scores(scores=["uniqueness"], embeddings_field="nope"),
+    ),
+    (
+        "tag_samples_to_fix",
+        dict(low_confidence_bottom=2.0),
+        "low_confidence_bottom",
+        _tag(low_confidence_bottom=2.0),
+    ),
+    ("tag_samples_to_fix", dict(hardness_above="x"), "hardness_above", _tag(hardness_above="x")),
+    (
+        "tag_samples_to_fix",
+        dict(misclassified=True, split="nosuch"),
+        "split",
+        _tag(misclassified=True, split="nosuch"),
+    ),
+    (
+        "tag_samples_to_fix",
+        dict(misclassified=True, pred_field="nope"),
+        "pred_field",
+        _tag(misclassified=True, pred_field="nope"),
+    ),
+    ("tag_samples_to_fix", dict(unique_top=0.1), "unique_top", _tag(unique_top=0.1)),
+    (
+        "tag_samples_to_fix",
+        dict(misclassified=True, tag=" "),
+        "tag",
+        _tag(tag=" ", misclassified=True),
+    ),
+    ("tag_samples_to_fix", dict(), "criteria", _tag()),
+    ("augment_samples", dict(preset="wild"), "preset", _augment(preset="wild")),
+    ("augment_samples", dict(pipeline_json="{x"), "pipeline_json", _augment(pipeline_json="{x")),
+    (
+        "augment_samples",
+        dict(pipeline_json=json.dumps({"transform": {"__class_fullname__": "Nope"}})),
+        "pipeline_json",
+        _augment(pipeline_json=json.dumps({"transform": {"__class_fullname__": "Nope"}})),
+    ),
+    ("augment_samples", dict(num_copies=0), "num_copies", _augment(num_copies=0)),
+    ("augment_samples", dict(seed=1.5), "seed", _augment(seed=1.5)),
+    ("augment_samples", dict(run_key=" "), "run_key", _augment(run_key=" ")),
+    (
+        "augment_samples",
+        dict(label_field="lenet_x"),
+        "label_field",
+        _augment(label_field="lenet_x"),
+    ),
+    ("augment_samples", dict(source_tag="nosuch"), "source_tag", _augment(source_tag="nosuch")),
+    (
+        "delete_augmentations",
+        dict(run_key="zzz"),
+        "run_key",
+        lambda ds: augment.delete_augmentations(ds, "zzz"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name,params,prop,core", BAD_VALUES, ids=[f"{c[0]}-{c[2]}" for c in BAD_VALUES]
+)
+def test_form_shows_the_cores_message(curation_ds, unchanged, name, params, prop, core):
+    from classlab.errors import ClassLabError
+
+    errors = _invalid(_form(name, curation_ds, params))
+    assert set(errors) == {prop}, errors
+    with unchanged(curation_ds):
+        with pytest.raises(ClassLabError) as e:
+            core(curation_ds)
+    assert str(e.value) == errors[prop]
+    assert prop in errors[prop] or prop == "criteria"  # names the parameter
+
+
+def test_run_exists_on_the_run_key(curation_ds, unchanged):
+    src = curation_ds.match_tags("to_augment")
+    augment.augment_samples(src, "aug1")
+    errors = _invalid(_form("augment_samples", curation_ds, dict(run_key="aug1")))
+    assert set(errors) == {"run_key"} and "overwrite" in errors["run_key"]
+    with unchanged(curation_ds):
+        with pytest.raises(Exception) as e:
+            augment.augment_samples(src, "aug1")
+    assert str(e.value) == errors["run_key"]
+    assert not _invalid(_form("augment_samples", curation_ds, dict(run_key="aug1", overwrite=True)))
+    assert not _invalid(_form("augment_samples", curation_ds, dict(run_key="aug1", preview=True)))
+    assert not _invalid(_form("delete_augmentations", curation_ds, dict(run_key="aug1")))
+
+
+def test_forms_never_read_every_sample(curation_ds, monkeypatch):
+    """With Preview off, no form calls ``values()`` (only schema reads and counts)."""
+    from fiftyone.core.collections import SampleCollection
+
+    curation_ds.set_values("lenet_mistakenness", [0.5] * len(curation_ds))
+    calls = []
+    real = SampleCollection.values
+    monkeypatch.setattr(
+        SampleCollection, "values", lambda self, *a, **k: calls.append(a) or real(self, *a, **k)
+    )
+    cases = [
+        ("compute_sample_scores", dict(scores=["mistakenness", "uniqueness"])),
+        ("tag_samples_to_fix", dict(misclassified=True, mistakenness_top=0.1, split="train")),
+        ("augment_samples", dict()),
+        ("delete_augmentations", dict()),
+    ]
+    for name, params in cases:
+        _form(name, curation_ds, params)
+    assert calls == []
+
+
+def test_tag_form_runs_the_selection_only_with_preview(curation_ds, monkeypatch, execute):
+    from classlab.curation import tagging
+
+    calls = []
+    real = tagging.select_samples
+    monkeypatch.setattr(tagging, "select_samples", lambda *a, **k: calls.append(1) or real(*a, **k))
+    params = dict(misclassified=True, split="train")
+    form = _form("tag_samples_to_fix", curation_ds, params)
+    assert calls == [] and "count" not in form.properties and not _invalid(form)
+
+    form = _form("tag_samples_to_fix", curation_ds, dict(params, preview=True))
+    n = real(curation_ds, tagging.Criteria(**params))["total"]
+    assert len(calls) == 1 and n > 0
+    assert form.properties["count"].view.label == f"{n} sample(s) match"
+
+    calls.clear()
+    res = execute("tag_samples_to_fix", dataset=curation_ds, params=params)
+    assert calls == [1] and res.result["tagged"] == n  # resolve_input + execute: one selection
+
+    calls.clear()
+    right = curation_ds.match(F("lenet.label") == F("ground_truth.label"))
+    form = _form("tag_samples_to_fix", curation_ds, dict(misclassified=True, preview=True), right)
+    assert len(calls) == 1 and "No sample matches" in _invalid(form)["count"]

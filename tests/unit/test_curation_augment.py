@@ -152,3 +152,18 @@ def test_bad_inputs(mnist_small, unchanged, tmp_path):
         assert not augment.run_dir(clone.name, "y").exists()
     finally:
         clone.delete()
+
+
+def test_check_augmentation_writes_nothing(mnist_small, unchanged):
+    src = mnist_small.limit(3)
+    with unchanged(mnist_small):
+        req = augment.check_augmentation(src, " r ", preset="mild", num_copies=2, seed="7")
+        assert (req["run_key"], req["num_copies"], req["seed"]) == ("r", 2, 7)
+        assert req["exists"] is False and req["recipe"]["preset"] == "mild"
+        with pytest.raises(InputError, match="seed must be an integer"):
+            augment.check_augmentation(src, "r", seed=1.5)
+    assert not augment.run_dir(mnist_small.name, "r").exists()
+    src.limit(1).set_field("ground_truth", None).save()
+    with unchanged(mnist_small):
+        with pytest.raises(InputError, match=r"1 source sample\(s\) have no 'ground_truth'"):
+            augment.augment_samples(src, "r")

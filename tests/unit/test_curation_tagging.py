@@ -96,3 +96,31 @@ def test_bad_criteria(scored, unchanged):
             tag_samples(scored, None, untag=True)
         with pytest.raises(InputError, match="non-empty"):
             tag_samples(scored, Criteria(misclassified=True), tag=" ")
+
+
+def test_one_check_per_parameter(scored, unchanged):
+    """The checks the form shows on each field, called directly: they write nothing."""
+    from classlab.curation import tagging as tg
+
+    with unchanged(scored):
+        assert tg.check_criterion("unique_top", "0.5") == 0.5
+        with pytest.raises(InputError, match="hardness_above must be a number"):
+            tg.check_criterion("hardness_above", "x")
+        assert tg.check_split(scored, "train").count() == 300
+        not_read = Criteria(unique_top=0.1, pred_field="nope")
+        assert tg.check_label_field(scored, not_read, "pred_field") is None
+        with pytest.raises(FieldError, match=r"prediction field \(pred_field\) 'nope'"):
+            bad = Criteria(misclassified=True, pred_field="nope")
+            tg.check_label_field(scored, bad, "pred_field")
+        field = tg.check_score_field(scored, Criteria(unique_top=0.1), "unique_top")
+        assert field == "clip_embeddings_uniqueness"
+        with pytest.raises(InputError, match="needs embeddings_field"):
+            no_source = Criteria(unique_top=0.1, embeddings_field=None)
+            tg.check_score_field(scored, no_source, "unique_top")
+        with pytest.raises(EmptyViewError, match="No sample matches"):
+            tg.check_selection(scored, Criteria(hardness_above=5.0))
+    scored.limit(3).tag_samples("fixme")
+    assert tg.count_selection(scored, Criteria(), tag="fixme", untag=True) == 3
+    assert tg.check_selection(scored, Criteria(misclassified=True)) == len(
+        select_samples(scored, Criteria(misclassified=True))["ids"]
+    )

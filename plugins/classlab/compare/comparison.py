@@ -26,8 +26,8 @@ from classlab.compare.metrics import (
     top_k_accuracy,
 )
 from classlab.compare.predictions import load_predictions
-from classlab.errors import FieldError, InputError
-from classlab.validation import require_classification_field
+from classlab.errors import EmptyViewError, FieldError, InputError
+from classlab.validation import require_classification_field, require_nonempty
 
 logger = logging.getLogger("classlab")
 
@@ -35,9 +35,9 @@ logger = logging.getLogger("classlab")
 # ---------------------------------------------------------------- comparison
 
 
-def _resolve_fields(dataset, view, fields, gt_field, notes) -> list[str]:
+def _resolve_fields(dataset, view, fields, gt_field, notes, evals=None) -> list[str]:
     require_classification_field(view, gt_field, "ground-truth field")
-    evals = evaluated_fields(dataset)
+    evals = evaluated_fields(dataset) if evals is None else evals
     if fields is None:
         fields = [e["field"] for e in evals if e["gt_field"] == gt_field]
         other = [e for e in evals if e["gt_field"] != gt_field]
@@ -84,6 +84,8 @@ def compare_models(
     baseline: str | None = None,
     top_k: int = 5,
     agreement_pair: tuple[str, str] | None = None,
+    *,
+    evals: list[dict] | None = None,
 ) -> dict[str, Any]:
     """Compares classification models on the same samples.
 
@@ -96,6 +98,8 @@ def compare_models(
         agreement_pair: models (A, B) whose agreement is computed from the same
             read (default: none); a name that is not compared falls back to the
             first two fields
+        evals: :func:`~classlab.compare.fields.evaluated_fields` of the dataset, when
+            the caller has already read them (the panel reads them once per refresh)
 
     Returns:
         a dict with ``fields``, ``gt_field``, ``baseline``, ``n_samples`` (the
@@ -111,56 +115,19 @@ def compare_models(
     """
     import pandas as pd
 
-    from classlab.validation import require_nonempty
-
     view = dataset_or_view
     dataset = view._dataset
     require_nonempty(view)
     notes: list[str] = []
-    fields = _resolve_fields(dataset, view, fields, gt_field, notes)
+    fields = _resolve_fields(dataset, view, fields, gt_field, notes, evals)
     if len(fields) == 1:
         notes.append("Only one model: agreement and deltas need a second one.")
     baseline = baseline if baseline in fields else fields[0]
-    data = load_predictions(view, fields, gt_field)
-    if data["n_dropped"]:
-        notes.append(
-            f"Compared on the {len(data['gt'])} samples that have a label in {gt_field!r} and "
-            f"every model ({data['n_dropped']} of {data['n_total']} left out)."
-        )
-    if len(data["gt"]) == 0:
-        from classlab.errors import EmptyViewError
-
-        raise EmptyViewError(
-            "No sample has a label in the ground truth and in every chosen model: "
-            "the fields cover different samples. Compare fewer models."
-        )
+    data = _load(view, fields, gt_field, notes)
     info = model_info(dataset)
-    classes, gt_idx, pred_idx = encode(data["gt"], data["preds"])
-    k = len(classes)
-    summary, per_class, cms = [], {"class": classes}, {}
-    for f in fields:
-        cm = confusion(gt_idx, pred_idx[f], k)
-        sc = per_class_scores(cm)
-        correct = pred_idx[f] == gt_idx
-        present = (sc["support"] > 0) | (cm.sum(axis=0) > 0)
-        row = _summary_row(dataset, f, info, data, sc, present, correct, top_k)
-        summary.append(row)
-        for m in ("precision", "recall", "f1"):
-            per_class[f"{f}_{m}"] = sc[m]
-        per_class[f"{f}_support"] = sc["support"].astype(int)
-        cms[f] = {"classes": classes, "matrix": cm.tolist()}
-    for f in fields:
-        if f != baseline:
-            per_class[f"{f}_f1_delta"] = per_class[f"{f}_f1"] - per_class[f"{baseline}_f1"]
-    curves = {f: info[f]["history"] for f in fields if (info.get(f) or {}).get("history")}
-    agr = None
-    if agreement_pair is not None and len(fields) > 1:
-        a, b = agreement_pair
-        a = a if a in fields else fields[0]
-        b = b if b in fields and b != a else next(f for f in fields if f != a)
-        agr = _agreement_of(data, a, b)
+    classes, summary, per_class, cms = _tables(dataset, fields, baseline, info, data, top_k)
     return {
-        "agreement": agr,
+        "agreement": _agreement_for(data, fields, agreement_pair),
         "fields": fields,
         "gt_field": gt_field,
         "baseline": baseline,
@@ -170,9 +137,58 @@ def compare_models(
         "summary": pd.DataFrame(summary),
         "per_class": pd.DataFrame(per_class),
         "confusion": cms,
-        "learning_curves": curves,
+        "learning_curves": {
+            f: info[f]["history"] for f in fields if (info.get(f) or {}).get("history")
+        },
         "display": {f: display_name(f, info.get(f)) for f in fields},
     }
+
+
+def _load(view, fields, gt_field, notes) -> dict:
+    """:func:`load_predictions`, with a note on the samples left out; never empty."""
+    data = load_predictions(view, fields, gt_field)
+    if data["n_dropped"]:
+        notes.append(
+            f"Compared on the {len(data['gt'])} samples that have a label in {gt_field!r} and "
+            f"every model ({data['n_dropped']} of {data['n_total']} left out)."
+        )
+    if len(data["gt"]) == 0:
+        raise EmptyViewError(
+            "No sample has a label in the ground truth and in every chosen model: "
+            "the fields cover different samples. Compare fewer models."
+        )
+    return data
+
+
+def _tables(dataset, fields, baseline, info, data, top_k):
+    """``(classes, summary rows, per-class columns, confusion matrices)`` of every model."""
+    classes, gt_idx, pred_idx = encode(data["gt"], data["preds"])
+    k = len(classes)
+    summary, per_class, cms = [], {"class": classes}, {}
+    for f in fields:
+        cm = confusion(gt_idx, pred_idx[f], k)
+        sc = per_class_scores(cm)
+        correct = pred_idx[f] == gt_idx
+        present = (sc["support"] > 0) | (cm.sum(axis=0) > 0)
+        summary.append(_summary_row(dataset, f, info, data, sc, present, correct, top_k))
+        for m in ("precision", "recall", "f1"):
+            per_class[f"{f}_{m}"] = sc[m]
+        per_class[f"{f}_support"] = sc["support"].astype(int)
+        cms[f] = {"classes": classes, "matrix": cm.tolist()}
+    for f in fields:
+        if f != baseline:
+            per_class[f"{f}_f1_delta"] = per_class[f"{f}_f1"] - per_class[f"{baseline}_f1"]
+    return classes, summary, per_class, cms
+
+
+def _agreement_for(data, fields, pair) -> dict | None:
+    """The agreement of ``pair`` (falling back to the first two fields), or None."""
+    if pair is None or len(fields) < 2:
+        return None
+    a, b = pair
+    a = a if a in fields else fields[0]
+    b = b if b in fields and b != a else next(f for f in fields if f != a)
+    return _agreement_of(data, a, b)
 
 
 def _summary_row(dataset, f, info, data, sc, present, correct, top_k) -> dict:

@@ -34,9 +34,14 @@ def evaluated_fields(dataset) -> list[dict]:
     return [found[f] for f in sorted(found)]
 
 
-def unevaluated_fields(dataset, gt_field: str = defaults.GROUND_TRUTH) -> list[str]:
-    """Classification fields (other than ``gt_field``) with no evaluation yet."""
-    done = {e["field"] for e in evaluated_fields(dataset)}
+def unevaluated_fields(
+    dataset, gt_field: str = defaults.GROUND_TRUTH, evals: list[dict] | None = None
+) -> list[str]:
+    """Classification fields (other than ``gt_field``) with no evaluation yet.
+
+    ``evals``: :func:`evaluated_fields`, when the caller has already read them.
+    """
+    done = {e["field"] for e in (evaluated_fields(dataset) if evals is None else evals)}
     return [f for f in classification_fields(dataset) if f != gt_field and f not in done]
 
 

@@ -11,6 +11,8 @@ only read, never written.
 Images are first written to a staging folder; the run is committed (old run
 replaced, staging folder renamed, samples added) only once every image is
 written, so a failure leaves the dataset and the run folder as they were.
+Every parameter is checked first (:mod:`classlab.curation.augment_checks`, the
+same checks the form shows on its fields).
 """
 
 from __future__ import annotations
@@ -25,14 +27,32 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from classlab import config, defaults, records
-from classlab.curation.presets import build_pipeline, describe_pipeline
-from classlab.errors import DataSourceError, InputError, RunExistsError, RunNotFoundError
+from classlab.curation.augment_checks import (
+    RECORD_KIND,
+    check_augmentation,
+    check_copies,
+    check_run_exists,
+    list_augmentations,
+    run_samples,
+)
+from classlab.curation.presets import build_pipeline
+from classlab.errors import DataSourceError
 from classlab.progress import ProgressFn, as_progress
-from classlab.validation import require_classification_field, require_nonempty
+from classlab.validation import require_nonempty
+
+__all__ = [
+    "augment_samples",
+    "check_augmentation",
+    "check_run_exists",
+    "delete_augmentations",
+    "list_augmentations",
+    "preview_augmentations",
+    "run_dir",
+    "run_samples",
+]
 
 logger = logging.getLogger("classlab")
 
-RECORD_KIND = "augmentations"
 DEFAULT_TAGS = (defaults.AUGMENTED_TAG, defaults.TRAIN_TAG)
 
 
@@ -41,42 +61,12 @@ def run_dir(dataset_name: str, run_key: str) -> Path:
     return config.media_dir(dataset_name, "augmentations", run_key)
 
 
-def _check_run_key(run_key: str) -> str:
-    if not isinstance(run_key, str) or not run_key.strip() or run_key.startswith("."):
-        raise InputError("run_key must be a non-empty name such as 'augment_v1'.")
-    return run_key.strip()
-
-
-def _check_copies(num_copies) -> int:
-    try:
-        n = int(num_copies)
-    except (TypeError, ValueError):
-        raise InputError(f"num_copies must be a positive integer, got {num_copies!r}") from None
-    if n <= 0 or n != num_copies:
-        raise InputError(f"num_copies must be a positive integer, got {num_copies!r}")
-    return n
-
-
-def run_samples(dataset, run_key: str, aug_field: str = defaults.AUGMENTATION_FIELD):
-    """The samples a run added."""
-    from fiftyone import ViewField as F
-
-    if not dataset.has_field(aug_field):
-        return dataset.limit(0)
-    return dataset.match(F(f"{aug_field}.run_key") == run_key)
+# ---------------------------------------------------------------- augmentation
 
 
 def _sources(view, label_field: str):
     """(ids, filepaths, labels) of the source samples, after checking their files exist."""
-    require_nonempty(view, "source view")
-    require_classification_field(view, label_field, "label field")
     ids, paths, labels = view.values(["id", "filepath", f"{label_field}.label"])
-    unlabeled = sum(1 for x in labels if x is None)
-    if unlabeled:
-        raise InputError(
-            f"{unlabeled} source sample(s) have no {label_field!r} label; augmented copies "
-            "need the ground truth. Exclude them from the view."
-        )
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
@@ -112,6 +102,62 @@ def _write_png(path: Path, image) -> None:
         raise DataSourceError(f"Could not write {path}")
 
 
+def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, progress):
+    """Writes every augmented image into a fresh staging folder beside ``final``.
+
+    Returns:
+        ``(staging folder, [(source index, copy, file name)])``; on failure the
+        staging folder is removed and the error propagates
+    """
+    staging = final.with_name(f".staging-{final.name}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    names: list[tuple[int, int, str]] = []
+
+    def write(i, k, image):
+        name = f"{ids[i]}_{k}.png"
+        _write_png(staging / name, image)
+        names.append((i, k, name))
+
+    try:
+        _augment_all(pipeline, paths, num_copies, write, progress)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging, names
+
+
+def _commit_folder(dataset, run_key: str, exists: bool, staging: Path, final: Path) -> int:
+    """Replaces the old run (if any) and moves the staging folder in; returns the
+    number of samples removed."""
+    replaced = _remove_run(dataset, run_key) if exists else 0
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    return replaced
+
+
+def _add_samples(dataset, final: Path, names, sources, label_field, tags, run_key, recipe) -> int:
+    """Adds one sample per written image, in one bulk ``add_samples``; returns how many."""
+    import fiftyone as fo
+
+    ids, _, labels = sources
+    samples = [
+        fo.Sample(
+            filepath=str(final / name),
+            tags=tags,
+            **{
+                label_field: fo.Classification(label=labels[i]),
+                defaults.SOURCE_ID_FIELD: ids[i],
+                defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe, "copy": k},
+            },
+        )
+        for i, k, name in names
+    ]
+    dataset.add_samples(samples, progress=False)
+    # the Sample objects are dropped on return: records reload the dataset, which
+    # would reload each one
+    return len(samples)
+
+
 def augment_samples(
     view,
     run_key: str = defaults.AUGMENT_RUN_KEY,
@@ -144,86 +190,44 @@ def augment_samples(
 
     Raises:
         InputError: bad preset/JSON/num_copies/run_key; RunExistsError: the key exists;
-        DataSourceError: a source image is missing or unreadable
+        DataSourceError: a source image is missing or unreadable (all from
+        :func:`check_augmentation` and the source files check, before any write)
     """
-    import fiftyone as fo
-
     dataset = view._dataset
-    run_key = _check_run_key(run_key)
-    num_copies = _check_copies(num_copies)
-    pipeline = build_pipeline(preset, pipeline_json, seed)
-    recipe = describe_pipeline(preset, pipeline_json)
-    old = run_samples(dataset, run_key)
-    exists = records.get_record(dataset, RECORD_KIND, run_key) is not None or old.count() > 0
-    if exists and not overwrite:
-        raise RunExistsError(
-            f"The augmentation run {run_key!r} exists: pass overwrite=True to replace its "
-            "samples and images, or choose another run_key."
-        )
-    if exists and len(view.select(old.values("id"))) > 0:
-        raise InputError(f"The source view contains samples of the run {run_key!r} it replaces.")
-    ids, paths, labels = _sources(view, label_field)
-    tags = list(dict.fromkeys(tags))
-
-    final = run_dir(dataset.name, run_key)
-    staging = final.with_name(f".staging-{final.name}-{uuid.uuid4().hex[:8]}")
-    staging.mkdir(parents=True)
-    names: list[tuple[int, int, str]] = []
-
-    def write(i, k, image):
-        name = f"{ids[i]}_{k}.png"
-        _write_png(staging / name, image)
-        names.append((i, k, name))
-
-    p = as_progress(progress)
-    try:
-        _augment_all(pipeline, paths, num_copies, write, p.stage(0.0, 0.9))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-    replaced = _remove_run(dataset, run_key) if exists else 0
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)
-    recipe_name = recipe["preset"] or "custom"
-    samples = [
-        fo.Sample(
-            filepath=str(final / name),
-            tags=tags,
-            **{
-                label_field: fo.Classification(label=labels[i]),
-                defaults.SOURCE_ID_FIELD: ids[i],
-                defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe_name, "copy": k},
-            },
-        )
-        for i, k, name in names
-    ]
-    dataset.add_samples(samples, progress=False)
-    num_samples = len(samples)
-    # drop the Sample objects: records reload the dataset, which would reload each one
-    del samples
-    records.set_record(
-        dataset,
-        RECORD_KIND,
-        run_key,
-        {
-            **recipe,
-            "seed": int(seed),
-            "num_copies": num_copies,
-            "num_sources": len(ids),
-            "num_samples": num_samples,
-            "label_field": label_field,
-            "tags": tags,
-            "dir": str(final),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
+    req = check_augmentation(
+        view, run_key, preset, pipeline_json, num_copies, seed, label_field, overwrite
     )
-    p(1.0, f"added {num_samples} augmented samples", force=True)
-    logger.info("augmentation run %r: %d samples from %d sources", run_key, num_samples, len(ids))
+    run_key = req["run_key"]
+    sources = _sources(view, label_field)
+    p = as_progress(progress)
+    final = run_dir(dataset.name, run_key)
+    staging, names = _render(
+        req["pipeline"], sources[0], sources[1], req["num_copies"], final, p.stage(0.0, 0.9)
+    )
+    replaced = _commit_folder(dataset, run_key, req["exists"], staging, final)
+    tags = list(dict.fromkeys(tags))
+    recipe = req["recipe"]
+    n = _add_samples(
+        dataset, final, names, sources, label_field, tags, run_key, recipe["preset"] or "custom"
+    )
+    record = {
+        **recipe,
+        "seed": req["seed"],
+        "num_copies": req["num_copies"],
+        "num_sources": len(sources[0]),
+        "num_samples": n,
+        "label_field": label_field,
+        "tags": tags,
+        "dir": str(final),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    records.set_record(dataset, RECORD_KIND, run_key, record)
+    p(1.0, f"added {n} augmented samples", force=True)
+    logger.info("augmentation run %r: %d samples from %d sources", run_key, n, len(sources[0]))
     return {
         "run_key": run_key,
-        "num_sources": len(ids),
-        "num_samples": num_samples,
+        "num_sources": len(sources[0]),
+        "num_samples": n,
         "dir": str(final),
         "replaced": replaced,
     }
@@ -241,14 +245,10 @@ def delete_augmentations(dataset, run_key: str) -> dict[str, Any]:
     """Removes a run's samples, its image folder and its record.
 
     Raises:
-        RunNotFoundError: no run with that key
+        RunNotFoundError: no run with that key (:func:`check_run_exists`)
     """
     dataset = getattr(dataset, "_dataset", dataset)
-    rec = records.get_record(dataset, RECORD_KIND, run_key)
-    n_samples = run_samples(dataset, run_key).count()
-    if rec is None and n_samples == 0:
-        known = ", ".join(sorted(records.list_records(dataset, RECORD_KIND))) or "none"
-        raise RunNotFoundError(f"No augmentation run {run_key!r} on this dataset (runs: {known}).")
+    check_run_exists(dataset, run_key)
     folder = run_dir(dataset.name, run_key)
     n_files = sum(1 for _ in folder.glob("*")) if folder.is_dir() else 0
     deleted = _remove_run(dataset, run_key)
@@ -256,11 +256,6 @@ def delete_augmentations(dataset, run_key: str) -> dict[str, Any]:
     records.delete_record(dataset, RECORD_KIND, run_key)
     logger.info("deleted augmentation run %r: %d samples, %d files", run_key, deleted, n_files)
     return {"run_key": run_key, "deleted_samples": deleted, "deleted_files": n_files}
-
-
-def list_augmentations(dataset) -> dict[str, dict]:
-    """``{run_key: record}`` of the dataset's augmentation runs."""
-    return records.list_records(getattr(dataset, "_dataset", dataset), RECORD_KIND)
 
 
 def preview_augmentations(
@@ -284,7 +279,7 @@ def preview_augmentations(
     """
     import cv2
 
-    num_copies = _check_copies(num_copies)
+    num_copies = check_copies(num_copies)
     pipeline = build_pipeline(preset, pipeline_json, seed)
     head = view.limit(max(1, int(max_samples)))
     require_nonempty(head, "source view")

@@ -13,6 +13,7 @@ import copy
 import json
 from typing import Any, Optional, Union
 
+from classlab import defaults
 from classlab.errors import InputError, MissingDependencyError
 
 # The FiftyOne MNIST tutorial's recipe: Affine + ElasticTransform + Perspective +
@@ -84,9 +85,30 @@ def _albumentations():
     return A
 
 
+def check_preset(preset: Optional[str], pipeline_json: Union[str, dict, None] = None):
+    """Checks ``preset`` (a name from :data:`PRESETS`); not used, so not checked, when a
+    ``pipeline_json`` replaces it."""
+    if not pipeline_json and preset not in PRESETS:
+        raise InputError(
+            f"Unknown preset {preset!r}: choose from {', '.join(PRESETS)}, or paste a "
+            "serialised pipeline in pipeline_json."
+        )
+    return preset
+
+
+def check_seed(seed) -> int:
+    """Checks the pipeline's ``seed`` (an integer)."""
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"seed must be an integer, got {seed!r}") from None
+    if value != seed and not isinstance(seed, str):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    return value
+
+
 def _from_preset(A, preset: str) -> list:
-    if preset not in PRESETS:
-        raise InputError(f"Unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
+    check_preset(preset)
     return [getattr(A, name)(**copy.deepcopy(kw)) for name, kw in PRESETS[preset]]
 
 
@@ -98,22 +120,34 @@ def parse_pipeline_json(pipeline: Union[str, dict]) -> dict:
         data = json.loads(pipeline)
     except (TypeError, ValueError) as e:
         raise InputError(
-            f"The pipeline is not valid JSON ({e}). Paste the output of "
+            f"pipeline_json is not valid JSON ({e}). Paste the output of "
             "json.dumps(A.to_dict(pipeline))."
         ) from None
     if not isinstance(data, dict):
-        raise InputError("The pipeline JSON must be an object, as A.to_dict() writes it.")
+        raise InputError("pipeline_json must be a JSON object, as A.to_dict() writes it.")
     return data
 
 
-def _from_json(A, pipeline: Union[str, dict]):
+def check_pipeline_json(pipeline: Union[str, dict, None]) -> Optional[tuple[list, float]]:
+    """Checks a serialised pipeline by building it with albumentations.
+
+    Returns:
+        ``(transforms, p)``: the pipeline's transforms and its probability; None
+        when there is no pipeline (the preset is used)
+
+    Raises:
+        InputError: not JSON, no transform, or a transform albumentations rejects
+    """
+    if not pipeline:
+        return None
+    A = _albumentations()
     data = parse_pipeline_json(pipeline)
     if "transform" not in data:  # a bare transform dict: wrap it as A.to_dict would
         data = {"__version__": A.__version__, "transform": data}
     inner = data.get("transform")
     if not isinstance(inner, dict) or "__class_fullname__" not in inner:
         raise InputError(
-            "The pipeline JSON has no transform: expected "
+            "pipeline_json has no transform: expected "
             '{"transform": {"__class_fullname__": "Compose", "transforms": [...]}} '
             "as A.to_dict() writes it."
         )
@@ -125,7 +159,7 @@ def _from_json(A, pipeline: Union[str, dict]):
             transform = A.from_dict(data)
     except Exception as e:  # albumentations raises KeyError/TypeError/ValueError/pydantic's
         raise InputError(
-            f"albumentations cannot build this pipeline: {type(e).__name__}: {e}. "
+            f"albumentations cannot build the pipeline in pipeline_json: {type(e).__name__}: {e}. "
             "Check the transform names and arguments against albumentations 2.x."
         ) from None
     if isinstance(transform, A.Compose):
@@ -134,25 +168,23 @@ def _from_json(A, pipeline: Union[str, dict]):
 
 
 def build_pipeline(
-    preset: Optional[str] = "tutorial",
+    preset: Optional[str] = defaults.AUGMENT_PRESET,
     pipeline_json: Union[str, dict, None] = None,
-    seed: int = 51,
+    seed: int = defaults.AUGMENT_SEED,
 ):
     """A seeded ``A.Compose`` from a named preset or from serialised JSON (which wins).
 
     Raises:
         InputError: unknown preset, invalid JSON, or a pipeline albumentations rejects
     """
+    check_preset(preset, pipeline_json)
+    seed = check_seed(seed)
     A = _albumentations()
     p = 1.0
     if pipeline_json:
-        transforms, p = _from_json(A, pipeline_json)
+        transforms, p = check_pipeline_json(pipeline_json)
     else:
-        transforms = _from_preset(A, preset or "")
-    try:
-        seed = int(seed)
-    except (TypeError, ValueError):
-        raise InputError(f"seed must be an integer, got {seed!r}") from None
+        transforms = _from_preset(A, preset)
     return A.Compose(transforms, p=p, seed=seed)
 
 

@@ -14,8 +14,9 @@ representativeness  ``<embeddings_field>_representativeness``
 
 Uniqueness and representativeness always use an embeddings field that is
 already on the samples (CLIP's or LeNet's): brain is never allowed to fall back
-to downloading its default model. Everything is validated before brain runs,
-so a failing call leaves the dataset unchanged.
+to downloading its default model. Everything is validated before brain runs
+(:mod:`classlab.curation.score_checks`, the same checks the form shows), so a
+failing call leaves the dataset unchanged.
 """
 
 from __future__ import annotations
@@ -28,24 +29,20 @@ from typing import Iterable, Optional
 import numpy as np
 
 from classlab import defaults, records
-from classlab.errors import FieldError, InputError
+from classlab.curation.score_checks import (
+    check_embeddings,
+    check_gt_field,
+    check_output,
+    check_predictions,
+    check_sample_count,
+    score_field,
+    validate_scores,
+)
 from classlab.progress import ProgressFn, as_progress
-from classlab.validation import require_classification_field, require_field_name, require_nonempty
 
 logger = logging.getLogger("classlab")
 
-SCORES = defaults.SCORES
-PRED_SCORES = ("hardness", "mistakenness")
-EMBEDDING_SCORES = ("uniqueness", "representativeness")
-MIN_REPRESENTATIVENESS_SAMPLES = 20  # brain clusters the embeddings with k-means, k=20
 RECORD_KIND = "scores"
-
-
-def score_field(score: str, source_field: str) -> str:
-    """The field (and brain key) a score is written to: ``<source_field>_<score>``."""
-    if score not in SCORES:
-        raise InputError(f"Unknown score {score!r}: choose from {', '.join(SCORES)}")
-    return f"{source_field}_{score}"
 
 
 def _brain_progress(progress, label: str):
@@ -59,68 +56,6 @@ def _brain_progress(progress, label: str):
             progress(float(fraction), label)
 
     return fn
-
-
-def _check_output(view, out: str, what: str) -> str:
-    import fiftyone as fo
-
-    require_field_name(out, f"{what} output field")
-    field = view._dataset.get_field(out) if view._dataset.has_field(out) else None
-    if field is not None and not isinstance(field, fo.FloatField):
-        raise FieldError(
-            f"The field {out!r} exists and is not a float field, so the {what} score cannot "
-            f"be written to it. Rename or delete that field first."
-        )
-    return out
-
-
-def _check_predictions(view, pred_field: str, need_logits: bool, what: str) -> bool:
-    """Checks a prediction field for ``what``; returns whether all predictions have logits."""
-    require_nonempty(view)
-    require_classification_field(view, pred_field, "prediction field")
-    with_pred = view.exists(pred_field)
-    if with_pred.count() == 0:
-        raise FieldError(
-            f"No sample in the view has a prediction in {pred_field!r}: "
-            "run the model on these samples first (apply_lenet or zero_shot_classify)."
-        )
-    no_logits = with_pred.exists(f"{pred_field}.logits", False).count()
-    if need_logits and no_logits:
-        raise FieldError(
-            f"{what.capitalize()} needs logits, and {no_logits} prediction(s) in "
-            f"{pred_field!r} have none. Use a prediction field written with logits "
-            "(apply_lenet and zero_shot_classify store them)."
-        )
-    if not no_logits:
-        return True
-    no_conf = with_pred.exists(f"{pred_field}.confidence", False).count()
-    if no_conf:
-        raise FieldError(
-            f"{what.capitalize()} needs logits or confidences, and {no_conf} prediction(s) "
-            f"in {pred_field!r} have neither."
-        )
-    return False
-
-
-def _check_embeddings(view, embeddings_field: str, what: str) -> None:
-    require_nonempty(view)
-    hint = (
-        "Run compute_clip_embeddings (embeddings_field="
-        f"{embeddings_field!r}) or apply_lenet with embeddings_field={embeddings_field!r} first."
-    )
-    if not embeddings_field:
-        raise FieldError(f"{what.capitalize()} needs an embeddings field. {hint}")
-    if not view.has_field(embeddings_field):
-        raise FieldError(
-            f"{what.capitalize()} needs embeddings, and the field {embeddings_field!r} does "
-            f"not exist. {hint}"
-        )
-    missing = view.exists(embeddings_field, False).count()
-    if missing:
-        raise FieldError(
-            f"{missing} sample(s) in the view have no embedding in {embeddings_field!r} "
-            f"(ClassLab never lets brain download a model to fill them in). {hint}"
-        )
 
 
 def _record(view, out: str, score: str, source: str, **extra) -> None:
@@ -225,8 +160,8 @@ def compute_hardness(view, pred_field: str, progress: Optional[ProgressFn] = Non
     Raises:
         FieldError: the field is missing, not Classification, or lacks logits
     """
-    out = _check_output(view, score_field("hardness", pred_field), "hardness")
-    _check_predictions(view, pred_field, need_logits=True, what="hardness")
+    out = check_output(view, score_field("hardness", pred_field), "hardness")
+    check_predictions(view, pred_field, need_logits=True, what="hardness")
     from fiftyone.brain.internal.core.hardness import HardnessConfig
 
     p = as_progress(progress)
@@ -253,11 +188,9 @@ def compute_mistakenness(
     Returns:
         the output field (and brain key), ``<pred_field>_mistakenness``
     """
-    out = _check_output(view, score_field("mistakenness", pred_field), "mistakenness")
-    use_logits = _check_predictions(view, pred_field, need_logits=False, what="mistakenness")
-    require_classification_field(view, gt_field, "ground-truth field")
-    if gt_field == pred_field:
-        raise InputError("The prediction and ground-truth fields must differ.")
+    out = check_output(view, score_field("mistakenness", pred_field), "mistakenness")
+    use_logits = check_predictions(view, pred_field, need_logits=False, what="mistakenness")
+    check_gt_field(view, gt_field, ["mistakenness"], pred_field)
     from fiftyone.brain.internal.core.mistakenness import ClassificationMistakennessConfig
 
     p = as_progress(progress)
@@ -274,13 +207,9 @@ def compute_mistakenness(
 
 
 def _embedding_score(view, score: str, embeddings_field: str, progress) -> str:
-    out = _check_output(view, score_field(score, embeddings_field), score)
-    _check_embeddings(view, embeddings_field, score)
-    if score == "representativeness" and len(view) < MIN_REPRESENTATIVENESS_SAMPLES:
-        raise InputError(
-            f"Representativeness clusters the embeddings into {MIN_REPRESENTATIVENESS_SAMPLES} "
-            f"groups and needs at least that many samples; the view has {len(view)}."
-        )
+    out = check_output(view, score_field(score, embeddings_field), score)
+    check_embeddings(view, embeddings_field, score)
+    check_sample_count(view, score)
     import fiftyone.brain as fob
 
     fn = fob.compute_uniqueness if score == "uniqueness" else fob.compute_representativeness
@@ -316,43 +245,9 @@ def compute_representativeness(
     return _embedding_score(view, "representativeness", embeddings_field, progress)
 
 
-def validate_scores(
-    view,
-    scores: Iterable[str],
-    pred_field: Optional[str] = None,
-    gt_field: str = defaults.GROUND_TRUTH,
-    embeddings_field: Optional[str] = None,
-) -> list[str]:
-    """Checks a combined request without computing anything; returns the score list."""
-    scores = list(dict.fromkeys(scores or []))
-    if not scores:
-        raise InputError(f"Choose at least one score: {', '.join(SCORES)}")
-    for s in scores:
-        score_field(s, "x")
-    require_nonempty(view)
-    if any(s in PRED_SCORES for s in scores):
-        if not pred_field:
-            raise InputError("Hardness and mistakenness need a prediction field (pred_field).")
-        _check_predictions(view, pred_field, "hardness" in scores, "hardness")
-        _check_output(view, score_field("hardness", pred_field), "hardness")
-        _check_output(view, score_field("mistakenness", pred_field), "mistakenness")
-    if "mistakenness" in scores:
-        require_classification_field(view, gt_field, "ground-truth field")
-    for s in EMBEDDING_SCORES:
-        if s in scores:
-            _check_embeddings(view, embeddings_field or "", s)
-            _check_output(view, score_field(s, embeddings_field), s)
-    if "representativeness" in scores and len(view) < MIN_REPRESENTATIVENESS_SAMPLES:
-        raise InputError(
-            f"Representativeness needs at least {MIN_REPRESENTATIVENESS_SAMPLES} samples; "
-            f"the view has {len(view)}."
-        )
-    return scores
-
-
 def compute_sample_scores(
     view,
-    scores: Iterable[str] = SCORES,
+    scores: Iterable[str] = defaults.SCORES,
     pred_field: Optional[str] = defaults.LENET_FIELD,
     gt_field: str = defaults.GROUND_TRUTH,
     embeddings_field: Optional[str] = defaults.CLIP_EMBEDDINGS,
@@ -370,6 +265,10 @@ def compute_sample_scores(
 
     Returns:
         ``{score: output field}``
+
+    Raises:
+        InputError, FieldError: from :func:`~classlab.curation.score_checks.validate_scores`,
+            before anything is written
     """
     scores = validate_scores(view, scores, pred_field, gt_field, embeddings_field)
     p = as_progress(progress)

@@ -8,6 +8,11 @@ The tutorial's selection in one call::
 
     Criteria(pred_field="lenet", misclassified=True, unique_top=0.001,
              representative_top=0.001, low_confidence_bottom=0.01, split="train")
+
+Each parameter has a check (``check_criterion``, ``check_split``,
+``check_label_field``, ``check_score_field``, ``check_tag``) that the
+``tag_samples_to_fix`` form shows on its property and :func:`select_samples`
+runs, all of them, through :func:`check_criteria` before it reads a value.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Optional
 import numpy as np
 
 from classlab import defaults
-from classlab.curation.scores import score_field
+from classlab.curation.score_checks import score_field
 from classlab.errors import EmptyViewError, FieldError, InputError
 from classlab.validation import require_classification_field, require_fraction, require_nonempty
 
@@ -85,17 +90,10 @@ class Criteria:
         return on + [n for n in THRESHOLDS + QUANTILES if getattr(self, n) is not None]
 
     def validate(self) -> "Criteria":
-        """Checks the values (quantiles in (0, 1), thresholds numbers)."""
-        for name in QUANTILES:
+        """Checks the values (quantiles in (0, 1), thresholds numbers): :func:`check_criterion`."""
+        for name in THRESHOLDS + QUANTILES:
             if getattr(self, name) is not None:
-                setattr(self, name, require_fraction(getattr(self, name), name))
-        for name in THRESHOLDS:
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    setattr(self, name, float(value))
-                except (TypeError, ValueError):
-                    raise InputError(f"{name} must be a number, got {value!r}") from None
+                setattr(self, name, check_criterion(name, getattr(self, name)))
         return self
 
     def field_for(self, score: str) -> str:
@@ -110,12 +108,111 @@ class Criteria:
         return score_field(score, source)
 
 
-def _require_score(view, field: str, score: str) -> None:
+# ---------------------------------------------------------------- checks
+# One per form property; check_criteria runs them all before a selection. They
+# read the schema and count samples (aggregations), never every sample's values.
+
+# the score each score criterion reads
+CRITERION_SCORES = {
+    "mistakenness_above": "mistakenness",
+    "mistakenness_top": "mistakenness",
+    "hardness_above": "hardness",
+    "hardness_top": "hardness",
+    "unique_top": "uniqueness",
+    "representative_top": "representativeness",
+}
+
+
+def check_criterion(name: str, value) -> float:
+    """Checks one criterion's value: a fraction in (0, 1) for ``*_top``/``*_bottom``,
+    a number for ``*_above``; returns it as a float."""
+    if name in QUANTILES:
+        return require_fraction(value, name)
+    if name in THRESHOLDS:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be a number, got {value!r}") from None
+    raise InputError(f"Unknown criterion {name!r}: use one of {', '.join(THRESHOLDS + QUANTILES)}")
+
+
+def check_active(criteria: Criteria) -> list[str]:
+    """Checks that at least one criterion is set; returns their names."""
+    active = criteria.active()
+    if not active:
+        raise InputError(
+            "Choose at least one criterion: misclassified, mistakenness/hardness above a value "
+            "or top fraction, low confidence, most unique or most representative."
+        )
+    return active
+
+
+def check_split(view, split: Optional[str]):
+    """The view restricted to the ``split`` tag (the whole view when empty), not empty."""
+    if not split:
+        require_nonempty(view)
+        return view
+    base = view.match_tags(split)
+    if base.count() == 0:
+        raise EmptyViewError(
+            f"No sample of the view has the split tag {split!r} (split): choose a tag the "
+            "samples carry (train, val, test), or leave split empty for the whole view."
+        )
+    return base
+
+
+def check_label_field(view, criteria: Criteria, which: str) -> Optional[str]:
+    """Checks ``criteria.pred_field`` or ``.gt_field`` (``which``) when misclassified or
+    low_confidence_bottom reads it."""
+    if not (criteria.misclassified or criteria.low_confidence_bottom is not None):
+        return None
+    role = "prediction field" if which == "pred_field" else "ground-truth field"
+    role = f"{role} ({which})"
+    return require_classification_field(view, getattr(criteria, which) or "", role)
+
+
+def check_score_field(view, criteria: Criteria, criterion: str) -> Optional[str]:
+    """Checks that the score field a score criterion (e.g. ``unique_top``) reads exists."""
+    if getattr(criteria, criterion) is None:
+        return None
+    score = CRITERION_SCORES[criterion]
+    field = criteria.field_for(score)
     if not view.has_field(field):
         raise FieldError(
-            f"The {score} field {field!r} does not exist: run compute_sample_scores with "
-            f"scores=[{score!r}] first (or name an existing field in {score}_field)."
+            f"{criterion} reads the {score} field {field!r}, which does not exist: run "
+            f"compute_sample_scores with scores=[{score!r}] first (or name an existing field "
+            f"in {score}_field)."
         )
+    return field
+
+
+def check_criteria(view, criteria: Criteria):
+    """Every check of a selection, in order; returns ``(criteria, view within the split)``.
+
+    Raises:
+        InputError: a bad value or no criterion; EmptyViewError: the split has no
+        samples; FieldError: a field a criterion reads is missing
+    """
+    c = criteria.validate()
+    check_active(c)
+    base = check_split(view, c.split)
+    for which in ("pred_field", "gt_field"):
+        check_label_field(base, c, which)
+    for name in CRITERION_SCORES:
+        check_score_field(base, c, name)
+    return c, base
+
+
+def check_tag(tag: str) -> str:
+    """Checks the tag to add or remove (a non-empty string)."""
+    if not isinstance(tag, str) or not tag.strip():
+        raise InputError(
+            f"The tag must be a non-empty string (default {defaults.TO_FIX_TAG!r}), got {tag!r}."
+        )
+    return tag.strip()
+
+
+# ---------------------------------------------------------------- selection
 
 
 def _top(ids: list, values: list, fraction: float, highest: bool = True) -> list:
@@ -129,18 +226,7 @@ def _top(ids: list, values: list, fraction: float, highest: bool = True) -> list
     return [pairs[j][0] for j in order]
 
 
-def _base(view, c: Criteria):
-    if c.split:
-        base = view.match_tags(c.split)
-        require_nonempty(base, f"view restricted to the split tag {c.split!r}")
-        return base
-    require_nonempty(view)
-    return view
-
-
-def _score_ids(base, c: Criteria, score: str, above, top) -> list:
-    field = c.field_for(score)
-    _require_score(base, field, score)
+def _score_ids(base, field: str, above, top) -> list:
     ids, values = base.values(["id", field])
     out = []
     if above is not None:
@@ -148,6 +234,21 @@ def _score_ids(base, c: Criteria, score: str, above, top) -> list:
     if top is not None:
         out += _top(ids, values, top)
     return out
+
+
+def _label_parts(base, c: Criteria) -> dict[str, list]:
+    """The misclassified and least-confident-correct samples."""
+    from fiftyone import ViewField as F
+
+    parts = {}
+    both = base.exists(c.pred_field).exists(c.gt_field)
+    same = F(f"{c.pred_field}.label") == F(f"{c.gt_field}.label")
+    if c.misclassified:
+        parts["misclassified"] = both.match(~same).values("id")
+    if c.low_confidence_bottom is not None:
+        ids, conf = both.match(same).values(["id", f"{c.pred_field}.confidence"])
+        parts["low_confidence_bottom"] = _top(ids, conf, c.low_confidence_bottom, False)
+    return parts
 
 
 def select_samples(view, criteria: Criteria) -> dict[str, Any]:
@@ -160,51 +261,53 @@ def select_samples(view, criteria: Criteria) -> dict[str, Any]:
         InputError: no criterion set, a quantile outside (0, 1)
         FieldError: a field a criterion needs does not exist
     """
-    from fiftyone import ViewField as F
-
-    c = criteria.validate()
-    if not c.active():
-        raise InputError(
-            "Choose at least one criterion: misclassified, mistakenness/hardness above a value "
-            "or top fraction, low confidence, most unique or most representative."
-        )
-    base = _base(view, c)
+    c, base = check_criteria(view, criteria)
     parts: dict[str, list] = {}
     if c.misclassified or c.low_confidence_bottom is not None:
-        require_classification_field(base, c.pred_field or "", "prediction field")
-        require_classification_field(base, c.gt_field, "ground-truth field")
-        both = base.exists(c.pred_field).exists(c.gt_field)
-        same = F(f"{c.pred_field}.label") == F(f"{c.gt_field}.label")
-        if c.misclassified:
-            parts["misclassified"] = both.match(~same).values("id")
-        if c.low_confidence_bottom is not None:
-            ids, conf = both.match(same).values(["id", f"{c.pred_field}.confidence"])
-            parts["low_confidence_bottom"] = _top(ids, conf, c.low_confidence_bottom, False)
-    if c.mistakenness_above is not None or c.mistakenness_top is not None:
-        parts["mistakenness"] = _score_ids(
-            base, c, "mistakenness", c.mistakenness_above, c.mistakenness_top
-        )
-    if c.hardness_above is not None or c.hardness_top is not None:
-        parts["hardness"] = _score_ids(base, c, "hardness", c.hardness_above, c.hardness_top)
-    if c.unique_top is not None:
-        parts["unique_top"] = _score_ids(base, c, "uniqueness", None, c.unique_top)
-    if c.representative_top is not None:
-        parts["representative_top"] = _score_ids(
-            base, c, "representativeness", None, c.representative_top
-        )
+        parts.update(_label_parts(base, c))
+    for part, (score, above, top) in {
+        "mistakenness": ("mistakenness", c.mistakenness_above, c.mistakenness_top),
+        "hardness": ("hardness", c.hardness_above, c.hardness_top),
+        "unique_top": ("uniqueness", None, c.unique_top),
+        "representative_top": ("representativeness", None, c.representative_top),
+    }.items():
+        if above is not None or top is not None:
+            parts[part] = _score_ids(base, c.field_for(score), above, top)
     ids = sorted(set().union(*parts.values()))
     return {"ids": ids, "counts": {k: len(set(v)) for k, v in parts.items()}, "total": len(ids)}
 
 
-def count_selection(view, criteria: Criteria) -> int:
-    """How many samples the criteria select (for the form's preview; writes nothing)."""
+def count_selection(
+    view, criteria: Criteria, tag: str = defaults.TO_FIX_TAG, untag: bool = False
+) -> int:
+    """How many samples a run would (un)tag: for the form's opt-in preview; writes nothing.
+
+    With ``untag=True`` and no criterion, the samples of the view that carry ``tag``
+    (an aggregation); otherwise the size of :func:`select_samples`' selection.
+    """
+    if untag and not criteria.active():
+        return view.match_tags(check_tag(tag)).count()
     return select_samples(view, criteria)["total"]
 
 
-def _check_tag(tag: str) -> str:
-    if not isinstance(tag, str) or not tag.strip():
-        raise InputError("The tag must be a non-empty string (default 'to_augment').")
-    return tag.strip()
+def _nothing_to_tag(tag: str, untag: bool) -> str:
+    if untag:
+        return f"No sample carries the tag {tag!r} in this view: nothing to untag."
+    return (
+        "No sample matches these criteria: loosen them (a larger fraction, a lower "
+        "threshold) or add another criterion."
+    )
+
+
+def check_selection(
+    view, criteria: Criteria, tag: str = defaults.TO_FIX_TAG, untag: bool = False
+) -> int:
+    """:func:`count_selection`, raising EmptyViewError (as :func:`tag_samples` would)
+    when the run would (un)tag nothing: the form's opt-in preview."""
+    n = count_selection(view, criteria, tag, untag)
+    if n == 0:
+        raise EmptyViewError(_nothing_to_tag(check_tag(tag), untag))
+    return n
 
 
 def tag_samples(
@@ -224,7 +327,7 @@ def tag_samples(
     Raises:
         EmptyViewError: nothing is selected (or, for untag, nothing carries the tag)
     """
-    tag = _check_tag(tag)
+    tag = check_tag(tag)
     criteria = criteria or Criteria()
     if untag and not criteria.active():
         target = view.match_tags(tag)
@@ -233,12 +336,7 @@ def tag_samples(
         sel = select_samples(view, criteria)
     ids = sel["ids"]
     if not ids:
-        raise EmptyViewError(
-            f"No sample carries the tag {tag!r} in this view: nothing to untag."
-            if untag
-            else "No sample matches these criteria: loosen them (a larger fraction, a lower "
-            "threshold) or add another criterion."
-        )
+        raise EmptyViewError(_nothing_to_tag(tag, untag))
     chosen = view.select(ids)
     if untag:
         chosen.untag_samples(tag)

@@ -1,0 +1,90 @@
+"""The compute_sample_scores operator: any of the four brain scores, checked by the core."""
+
+from __future__ import annotations
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+from classlab import defaults
+
+from ..common import check, config, param, progress, target_count
+from ._forms import field_inputs, field_or_default
+
+SCORE_HELP = {
+    "hardness": "entropy of the prediction's logits",
+    "mistakenness": "how likely the ground truth is wrong, given the prediction",
+    "uniqueness": "distance to the nearest neighbours in the embedding space",
+    "representativeness": "closeness to the embedding clusters' centres",
+}
+
+
+def _score_params(ctx) -> dict:
+    """The arguments of ``compute_sample_scores``, as the form checks and execute passes them."""
+    scores = param(ctx, "scores", list(defaults.SCORES))
+    return dict(
+        scores=[scores] if isinstance(scores, str) else list(scores),
+        pred_field=field_or_default(ctx, "pred_field", defaults.LENET_FIELD),
+        gt_field=param(ctx, "gt_field", defaults.GROUND_TRUTH),
+        embeddings_field=field_or_default(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS),
+    )
+
+
+class ComputeSampleScores(foo.Operator):
+    @property
+    def config(self):
+        return config(
+            "compute_sample_scores",
+            "compute sample scores",
+            "Hardness, mistakenness, uniqueness and representativeness through FiftyOne Brain",
+        )
+
+    def resolve_input(self, ctx):
+        from classlab.curation import score_checks as sc
+
+        inputs = types.Object()
+        n = target_count(ctx)
+        choices = types.DropdownView(multiple=True)
+        for s in defaults.SCORES:
+            choices.add_choice(s, label=s, description=SCORE_HELP[s])
+        props = {
+            "scores": inputs.list(
+                "scores",
+                types.String(),
+                default=list(defaults.SCORES),
+                required=False,
+                label="Scores",
+                description="; ".join(f"{s}: {SCORE_HELP[s]}" for s in defaults.SCORES),
+                view=choices,
+            ),
+            **field_inputs(inputs, ctx, "For uniqueness and representativeness"),
+        }
+        if ctx.dataset is not None:
+            view, a = ctx.target_view(), _score_params(ctx)
+            chosen = check(props["scores"], sc.check_scores, view, a["scores"])
+            if chosen:
+                check(props["pred_field"], sc.check_pred_field, view, a["pred_field"], chosen)
+                check(
+                    props["gt_field"],
+                    sc.check_gt_field,
+                    view,
+                    a["gt_field"],
+                    chosen,
+                    a["pred_field"],
+                )
+                check(
+                    props["embeddings_field"],
+                    sc.check_embeddings_field,
+                    view,
+                    a["embeddings_field"],
+                    chosen,
+                )
+        return types.Property(inputs, view=types.View(label=f"ClassLab: score {n} samples"))
+
+    def execute(self, ctx):
+        from classlab.curation.scores import compute_sample_scores
+
+        fields = compute_sample_scores(
+            ctx.target_view(), progress=progress(ctx), **_score_params(ctx)
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"fields": fields}

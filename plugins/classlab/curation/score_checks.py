@@ -1,0 +1,194 @@
+"""Checks of a score request, one per parameter, shared by the core and the form.
+
+:func:`classlab.curation.scores.compute_sample_scores` runs all of them before
+it writes anything; the ``compute_sample_scores`` form runs each one on its own
+property (through ``operators.common.check``). They only use schema reads and
+aggregations (``count``), never a read of every sample, so a form can run them
+on each keystroke.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from classlab import defaults
+from classlab.errors import FieldError, InputError
+from classlab.validation import (
+    classification_fields,
+    require_classification_field,
+    require_field_name,
+    require_nonempty,
+)
+
+PRED_SCORES = ("hardness", "mistakenness")
+EMBEDDING_SCORES = ("uniqueness", "representativeness")
+MIN_REPRESENTATIVENESS_SAMPLES = 20  # brain clusters the embeddings with k-means, k=20
+
+
+def score_field(score: str, source_field: str) -> str:
+    """The field (and brain key) a score is written to: ``<source_field>_<score>``."""
+    if score not in defaults.SCORES:
+        raise InputError(
+            f"Unknown score {score!r} in scores: choose from {', '.join(defaults.SCORES)}"
+        )
+    return f"{source_field}_{score}"
+
+
+def check_output(view, out: str, what: str) -> str:
+    """Checks that the score field ``out`` can be (re)written with floats."""
+    import fiftyone as fo
+
+    require_field_name(out, f"{what} output field")
+    field = view._dataset.get_field(out) if view._dataset.has_field(out) else None
+    if field is not None and not isinstance(field, fo.FloatField):
+        raise FieldError(
+            f"The field {out!r} exists and is not a float field, so the {what} score cannot "
+            f"be written to it. Rename or delete that field first."
+        )
+    return out
+
+
+def check_predictions(view, pred_field: str, need_logits: bool, what: str) -> bool:
+    """Checks a prediction field for ``what``; returns whether all predictions have logits."""
+    require_classification_field(view, pred_field, "prediction field (pred_field)")
+    with_pred = view.exists(pred_field)
+    if with_pred.count() == 0:
+        require_nonempty(view)  # the clearer message when the view itself is empty
+        raise FieldError(
+            f"No sample in the view has a prediction in {pred_field!r} (pred_field): "
+            "run the model on these samples first (apply_lenet or zero_shot_classify)."
+        )
+    no_logits = with_pred.exists(f"{pred_field}.logits", False).count()
+    if need_logits and no_logits:
+        raise FieldError(
+            f"{what.capitalize()} needs logits, and {no_logits} prediction(s) in "
+            f"{pred_field!r} (pred_field) have none. Use a prediction field written with "
+            "logits (apply_lenet and zero_shot_classify store them)."
+        )
+    if not no_logits:
+        return True
+    no_conf = with_pred.exists(f"{pred_field}.confidence", False).count()
+    if no_conf:
+        raise FieldError(
+            f"{what.capitalize()} needs logits or confidences, and {no_conf} prediction(s) "
+            f"in {pred_field!r} (pred_field) have neither."
+        )
+    return False
+
+
+def check_embeddings(view, embeddings_field: Optional[str], what: str) -> None:
+    """Checks that every sample of the view has an embedding in ``embeddings_field``
+    (that the view has samples is :func:`check_sample_count`'s job)."""
+    hint = (
+        "Run compute_clip_embeddings (embeddings_field="
+        f"{embeddings_field!r}) or apply_lenet with embeddings_field={embeddings_field!r} first."
+    )
+    if not embeddings_field:
+        raise FieldError(
+            f"{what.capitalize()} needs an embeddings field (embeddings_field). {hint}"
+        )
+    if not view.has_field(embeddings_field):
+        raise FieldError(
+            f"No embeddings field {embeddings_field!r} (embeddings_field) on this dataset: "
+            f"{what} needs embeddings. {hint}"
+        )
+    missing = view.exists(embeddings_field, False).count()
+    if missing:
+        raise FieldError(
+            f"{missing} sample(s) in the view have no embedding in {embeddings_field!r} "
+            f"(ClassLab never lets brain download a model to fill them in). {hint}"
+        )
+
+
+def check_sample_count(view, score: str, n: Optional[int] = None) -> None:
+    """Representativeness needs at least as many samples as brain's k-means clusters
+    (``n``: the view's size, when the caller has counted it)."""
+    n = require_nonempty(view) if n is None else n
+    if score == "representativeness" and n < MIN_REPRESENTATIVENESS_SAMPLES:
+        raise InputError(
+            f"Representativeness clusters the embeddings into {MIN_REPRESENTATIVENESS_SAMPLES} "
+            f"groups and needs at least that many samples; the view has {n}. Score a larger "
+            "view or leave representativeness out of scores."
+        )
+
+
+def check_scores(view, scores: Iterable[str]) -> list[str]:
+    """Checks the ``scores`` list (known names, at least one, enough samples).
+
+    Returns:
+        the scores without duplicates, in the order given
+    """
+    scores = [scores] if isinstance(scores, str) else list(dict.fromkeys(scores or []))
+    if not scores:
+        raise InputError(f"Choose at least one score in scores: {', '.join(defaults.SCORES)}")
+    for s in scores:
+        score_field(s, "x")
+    n = require_nonempty(view)
+    for s in scores:
+        check_sample_count(view, s, n)
+    return scores
+
+
+def check_pred_field(view, pred_field: Optional[str], scores: Iterable[str]) -> Optional[str]:
+    """Checks ``pred_field`` for hardness (logits) and mistakenness (logits or confidences)."""
+    scores = list(scores)
+    if not any(s in PRED_SCORES for s in scores):
+        return pred_field
+    if not pred_field:
+        available = classification_fields(view)
+        hint = (
+            f"choose one of {', '.join(available)}."
+            if available
+            else "this dataset has none: run apply_lenet or zero_shot_classify first."
+        )
+        raise FieldError(
+            f"Hardness and mistakenness need a Classification prediction field (pred_field): {hint}"
+        )
+    what = "hardness" if "hardness" in scores else "mistakenness"
+    check_predictions(view, pred_field, "hardness" in scores, what)
+    for s in PRED_SCORES:
+        if s in scores:
+            check_output(view, score_field(s, pred_field), s)
+    return pred_field
+
+
+def check_gt_field(
+    view, gt_field: str, scores: Iterable[str], pred_field: Optional[str] = None
+) -> str:
+    """Checks ``gt_field`` for mistakenness (a Classification field, not the predictions)."""
+    if "mistakenness" not in list(scores):
+        return gt_field
+    require_classification_field(view, gt_field, "ground-truth field (gt_field)")
+    if gt_field == pred_field:
+        raise InputError(
+            f"gt_field and pred_field are both {gt_field!r}: choose the ground truth in "
+            "gt_field and the model's predictions in pred_field."
+        )
+    return gt_field
+
+
+def check_embeddings_field(
+    view, embeddings_field: Optional[str], scores: Iterable[str]
+) -> Optional[str]:
+    """Checks ``embeddings_field`` for uniqueness and representativeness."""
+    chosen = [s for s in EMBEDDING_SCORES if s in list(scores)]
+    if chosen:
+        check_embeddings(view, embeddings_field, chosen[0])
+    for s in chosen:
+        check_output(view, score_field(s, embeddings_field), s)
+    return embeddings_field
+
+
+def validate_scores(
+    view,
+    scores: Iterable[str],
+    pred_field: Optional[str] = None,
+    gt_field: str = defaults.GROUND_TRUTH,
+    embeddings_field: Optional[str] = None,
+) -> list[str]:
+    """Every check of a combined request, computing nothing; returns the score list."""
+    scores = check_scores(view, scores)
+    check_pred_field(view, pred_field, scores)
+    check_gt_field(view, gt_field, scores, pred_field)
+    check_embeddings_field(view, embeddings_field, scores)
+    return scores
