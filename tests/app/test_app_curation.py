@@ -13,6 +13,7 @@ def test_tag_samples_to_fix_from_the_app(app_server, page, mnist_small, tmp_path
     page.get_by_text("ClassLab: tag samples to fix").first.click()
     page.get_by_text("at least one criterion").first.wait_for(timeout=30_000)
     page.get_by_text("Misclassified", exact=True).first.click()
+    page.get_by_text("Preview", exact=True).first.click()  # the count is opt-in
     page.get_by_text(f"{wrong} sample(s) match").first.wait_for(timeout=30_000)
     page.screenshot(path=str(tmp_path / "tag-form.png"))
     page.get_by_role("button", name="Execute").first.click(timeout=30_000)
