@@ -90,7 +90,12 @@ def _fractions(ctx) -> dict[str, float]:
 
 def _check_split_form(ctx, inputs, view):
     """Fractions, label field and existing split tags, each through the core's check."""
-    from classlab.data.splits import check_fraction, check_fractions, check_split_tags
+    from classlab.data.splits import (
+        check_fraction,
+        check_fractions,
+        check_seed,
+        check_split_tags,
+    )
     from classlab.validation import require_classification_field
 
     prop = inputs.get_property
@@ -98,6 +103,7 @@ def _check_split_form(ctx, inputs, view):
     ok = [check(prop(t), check_fraction, t, v) is not None for t, v in fractions.items()]
     if all(ok):  # the sum (or "no split at all") on the last fraction given
         check(prop(list(fractions)[-1] if fractions else "train"), check_fractions, fractions)
+    check(prop("seed"), check_seed, param(ctx, "seed", defaults.SPLIT_SEED))
     label_field = param(ctx, "label_field", defaults.GROUND_TRUTH)
     check(prop("label_field"), require_classification_field, view, label_field, "label_field")
     overwrite = bool(param(ctx, "overwrite", False))
@@ -140,7 +146,7 @@ class SplitDataset(foo.Operator):
             ctx.target_view(),
             fractions=_fractions(ctx),
             label_field=param(ctx, "label_field", defaults.GROUND_TRUTH),
-            seed=int(param(ctx, "seed", defaults.SPLIT_SEED)),
+            seed=param(ctx, "seed", defaults.SPLIT_SEED),
             overwrite=bool(param(ctx, "overwrite", False)),
         )
         ctx.ops.reload_dataset()

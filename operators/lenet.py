@@ -36,6 +36,7 @@ _TRAIN_OPTIONS = (
     "patience",
     "device",
     "amp",
+    "max_epochs",
 )
 
 
@@ -74,14 +75,15 @@ class TrainLenet(foo.Operator):
         inputs.bool("overwrite", default=False, label="Replace a model with this run key")
         key, overwrite = param(ctx, "run_key", defaults.MODEL_V1), param(ctx, "overwrite", False)
         check(key_prop, check_new_run_key, key, models, bool(overwrite))
-        for name in _TRAIN_OPTIONS:
-            if name != "device":  # resolve_device runs where the run executes
-                check(
-                    inputs.get_property(name),
-                    check_option,
-                    name,
-                    param(ctx, name, getattr(d, name)),
-                )
+        cap = check(
+            inputs.get_property("max_epochs"),
+            check_option,
+            "max_epochs",
+            param(ctx, "max_epochs", d.max_epochs),
+        )
+        for name in _TRAIN_OPTIONS[:-1]:  # device: its name only (GPUs: where it runs)
+            value = param(ctx, name, getattr(d, name))
+            check(inputs.get_property(name), check_option, name, value, cap or d.max_epochs)
         n = 0
         if ctx.dataset is not None:
             view, n = target_view_checked(ctx, inputs)
@@ -164,7 +166,7 @@ class ApplyLenet(foo.Operator):
             run_key=param(ctx, "run_key"),
             label_field=param(ctx, "label_field", defaults.LENET_FIELD),
             embeddings_field=ctx.params.get("embeddings_field", defaults.LENET_EMBEDDINGS) or "",
-            batch_size=int(param(ctx, "batch_size", 1024)),
+            batch_size=param(ctx, "batch_size", 1024),
             device=param(ctx, "device", "auto"),
             evaluate=bool(param(ctx, "evaluate", True)),
             eval_key=param(ctx, "eval_key", defaults.EVAL_LENET),
@@ -188,8 +190,7 @@ class EvaluatePredictions(foo.Operator):
         )
 
     def resolve_input(self, ctx):
-        from classlab.lenet.evaluate import check_eval_fields, check_k
-        from classlab.validation import require_field_name
+        from classlab.lenet.evaluate import check_eval_fields, check_eval_key, check_k
 
         inputs = types.Object()
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
@@ -199,12 +200,14 @@ class EvaluatePredictions(foo.Operator):
         )
         key = inputs.str("eval_key", default=defaults.EVAL_LENET, label="Eval key")
         k = inputs.int("k", default=1, label="Top-k (k > 1 needs logits)")
-        check(key, require_field_name, param(ctx, "eval_key", defaults.EVAL_LENET), "eval_key")
         check(k, check_k, param(ctx, "k", 1))
         if ctx.dataset is not None and fields:
             view, _ = target_view_checked(ctx, inputs)
             pred = param(ctx, "pred_field", defaults.LENET_FIELD)
-            check(gt, check_eval_fields, view, pred, param(ctx, "gt_field", defaults.GROUND_TRUTH))
+            gt_field = param(ctx, "gt_field", defaults.GROUND_TRUTH)
+            eval_key = param(ctx, "eval_key", defaults.EVAL_LENET)
+            check(key, check_eval_key, ctx.dataset, eval_key, True, (pred, gt_field))
+            check(gt, check_eval_fields, view, pred, gt_field)
         return types.Property(inputs, view=types.View(label="ClassLab: evaluate predictions"))
 
     def execute(self, ctx):
@@ -215,7 +218,7 @@ class EvaluatePredictions(foo.Operator):
             pred_field=param(ctx, "pred_field", defaults.LENET_FIELD),
             gt_field=param(ctx, "gt_field", defaults.GROUND_TRUTH),
             eval_key=param(ctx, "eval_key", defaults.EVAL_LENET),
-            k=int(param(ctx, "k", 1)),
+            k=param(ctx, "k", 1),
         )
         if not ctx.delegated:
             ctx.ops.reload_dataset()
@@ -284,13 +287,16 @@ class DeleteModel(foo.Operator):
         return types.Property(inputs, view=types.View(label="ClassLab: delete a model"))
 
     def execute(self, ctx):
+        from pathlib import Path
+
         from classlab.lenet.registry import delete_model
 
-        rec = delete_model(
-            ctx.dataset, param(ctx, "run_key"), bool(param(ctx, "delete_checkpoint", False))
-        )
+        wanted = bool(param(ctx, "delete_checkpoint", False))
+        rec = delete_model(ctx.dataset, param(ctx, "run_key"), wanted)
+        ckpt = rec.get("checkpoint")
         return {
             "deleted": param(ctx, "run_key"),
-            "checkpoint": rec.get("checkpoint"),
-            "checkpoint_deleted": bool(param(ctx, "delete_checkpoint", False)),
+            "checkpoint": ckpt,
+            # False when another record (a clone's) still uses the file: it is kept
+            "checkpoint_deleted": wanted and bool(ckpt) and not Path(ckpt).exists(),
         }

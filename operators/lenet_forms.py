@@ -75,6 +75,12 @@ def train_options_form(inputs):
         "Checked where the run executes (a delegated run may have a GPU this server lacks)",
     )
     inputs.bool("amp", default=d.amp, label="Mixed precision on CUDA")
+    inputs.int(
+        "max_epochs",
+        default=d.max_epochs,
+        label="Epochs limit",
+        description="The bound on epochs: raise it deliberately for a longer run",
+    )
     return d
 
 
@@ -109,19 +115,25 @@ def check_train_data(ctx, inputs, view, models):
 def check_apply_form(ctx, inputs, view, models):
     """Each apply_lenet rule through the core's check, shown on its property."""
     from classlab.lenet import apply
+    from classlab.lenet.config import check_option
 
     prop, dataset = inputs.get_property, ctx.dataset
     overwrite = bool(param(ctx, "overwrite", False))
     label_field = param(ctx, "label_field", defaults.LENET_FIELD)
     emb = ctx.params.get("embeddings_field", defaults.LENET_EMBEDDINGS) or ""
+    gt = param(ctx, "gt_field", defaults.GROUND_TRUTH)
+    run_key = param(ctx, "run_key")
+    trained_on = (models.get(run_key) or {}).get("label_field")
     check(prop("batch_size"), apply.check_batch_size, param(ctx, "batch_size", 1024))
+    check(prop("device"), check_option, "device", param(ctx, "device", "auto"))
     check(
         prop("label_field"),
-        apply.check_output_field,
+        apply.check_label_field,
         dataset,
         label_field,
-        "label_field",
+        gt,
         overwrite,
+        trained_on,
     )
     if emb:
         check(
@@ -131,18 +143,13 @@ def check_apply_form(ctx, inputs, view, models):
             emb,
             label_field,
             overwrite,
+            gt,
         )
     if not param(ctx, "evaluate", True):
         return
-    check(
-        prop("eval_key"),
-        apply.check_eval_key,
-        dataset,
-        param(ctx, "eval_key", defaults.EVAL_LENET),
-        overwrite,
-    )
-    run_key = param(ctx, "run_key")
+    eval_key = param(ctx, "eval_key", defaults.EVAL_LENET)
+    taken = [f for f in (label_field, emb, gt) if f]
+    check(prop("eval_key"), apply.check_eval_key, dataset, eval_key, overwrite, taken)
     if run_key in models:
         classes = list(models[run_key]["classes"])
-        gt = param(ctx, "gt_field", defaults.GROUND_TRUTH)
         check(prop("gt_field"), apply.check_gt_classes, view, gt, classes)

@@ -314,7 +314,8 @@ def test_valid_forms_have_no_error(trained):
         ({"lr": 0.0}, "lr", {"config": {**FAST, "lr": 0.0}}),
         ({"label_smoothing": 1.0}, "label_smoothing", {"config": {**FAST, "label_smoothing": 1.0}}),
         ({"run_key": "base"}, "run_key", {"run_key": "base"}),
-        ({"run_key": "a.b"}, "run_key", {"run_key": "a.b"}),
+        ({"run_key": "a/b"}, "run_key", {"run_key": "a/b"}),
+        ({"run_key": "_.."}, "run_key", {"run_key": "_.."}),
         ({"init_from": "ghost"}, "init_from", {"init_from": "ghost"}),
         ({"train_tag": "nope"}, "train_tag", {"train_tag": "nope"}),
         ({"val_tag": "nope"}, "val_tag", {"val_tag": "nope"}),
@@ -353,6 +354,11 @@ def test_apply_form_messages_are_the_cores(trained, unchanged):
         ({"label_field": "taken"}, "label_field"),
         ({"embeddings_field": "pred_f"}, "embeddings_field"),
         ({"eval_key": "a.b"}, "eval_key"),
+        ({"label_field": "ground_truth", "overwrite": True}, "label_field"),
+        ({"label_field": "tags", "overwrite": True}, "label_field"),
+        ({"embeddings_field": "tags"}, "embeddings_field"),
+        ({"embeddings_field": "ground_truth", "overwrite": True}, "embeddings_field"),
+        ({"eval_key": "ground_truth", "overwrite": True}, "eval_key"),
     ]
     for change, prop in cases:
         params = {**good, **change}
@@ -424,3 +430,12 @@ def test_list_models_has_a_form(trained):
     inputs = form("list_models", trained, {})
     notice = inputs.get_property("models")
     assert notice is not None and "base" in notice.view.label
+
+
+def test_train_form_epochs_bound_can_be_raised_deliberately(trained):
+    params = {"run_key": "fresh", **FAST}
+    shown = errors(form("train_lenet", trained, {**params, "epochs": 2000}))
+    assert list(shown) == ["epochs"] and "max_epochs=1000" in shown["epochs"]
+    assert (
+        errors(form("train_lenet", trained, {**params, "epochs": 2000, "max_epochs": 3000})) == {}
+    )

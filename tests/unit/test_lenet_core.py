@@ -59,14 +59,24 @@ def test_fit_tensors_is_reproducible_on_cpu(mnist_dir):
 
 def test_early_stopping_keeps_best_epoch(mnist_dir):
     x, y = _tensors(mnist_dir, 300)
-    # a learning rate this high diverges: validation loss stops improving
-    cfg = TrainConfig(
-        epochs=8, patience=1, lr=5.0, optimizer="sgd", schedule="constant", batch_size=32
-    )
-    res = fit_tensors(x[:200], y[:200], x[200:], y[200:], cfg, "cpu")
+    # validation labels that have nothing to do with the images: as the model learns the
+    # train labels, its validation loss rises, and training stops early
+    y_val = torch.roll(y[200:], 1)
+    cfg = TrainConfig(epochs=8, patience=1, lr=0.01, schedule="constant", batch_size=32)
+    res = fit_tensors(x[:200], y[:200], x[200:], y_val, cfg, "cpu")
     losses = [r["val_loss"] for r in res.history]
     assert res.stopped_early and len(res.history) < 8
     assert losses[res.best_epoch - 1] == min(losses)
+
+
+def test_diverging_training_stops_with_a_clear_error(mnist_dir):
+    from classlab.lenet.train import TrainingDivergedError
+
+    x, y = _tensors(mnist_dir, 300)
+    cfg = TrainConfig(epochs=8, lr=5.0, optimizer="sgd", schedule="constant", batch_size=32)
+    with pytest.raises(TrainingDivergedError, match=r"diverged at epoch \d+: lower the learning"):
+        fit_tensors(x[:200], y[:200], x[200:], y[200:], cfg, "cpu")
+    assert issubclass(TrainingDivergedError, InputError)
 
 
 def test_decode_paths(mnist_base, tmp_path):
@@ -113,6 +123,13 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     [
         ("epochs", 0, "epochs must be a positive integer"),
         ("epochs", 2.5, "epochs must be a positive integer"),
+        ("epochs", "abc", "epochs must be a positive integer"),
+        ("epochs", 10**9, "epochs must be at most max_epochs=1000"),
+        ("weight_decay", float("nan"), "weight_decay must be a number in"),
+        ("lr", float("inf"), "lr must be a positive number"),
+        ("seed", float("inf"), "seed must be an integer"),
+        ("optimizer", "lbfgs", "optimizer must be one of adamw, adam, sgd"),
+        ("amp", "yes", "amp must be true or false"),
         ("batch_size", True, "batch_size must be a positive integer"),
         ("lr", float("nan"), "lr must be a positive number"),
         ("patience", -1, "patience must be an integer >= 0"),
@@ -144,5 +161,6 @@ def test_registry_checks_are_pure_and_name_the_parameter():
     assert check_new_run_key("a", models, overwrite=True) == "a"
     with pytest.raises(RunExistsError, match="Pick another new_key"):
         check_new_run_key("a", models, param="new_key")
-    with pytest.raises(InputError, match="run_key 'x/y' is not valid"):
-        check_new_run_key("x/y", models)
+    for bad in ("x/y", "_..", "/anywhere/else/evil", ".hidden", ""):
+        with pytest.raises(InputError, match=f"run_key={bad!r} is not a valid key"):
+            check_new_run_key(bad, models)

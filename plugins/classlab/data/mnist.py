@@ -3,6 +3,11 @@
 Labels are exactly those of FiftyOne's zoo MNIST ("0 - zero" ... "9 - nine"),
 images are written once as lossless PNGs under ClassLab's media root, and the
 samples are added in bulk.
+
+Every argument is checked before the first PNG is written. Each load writes into a
+fresh folder ``media/<dataset>/mnist-<load id>/``: a failure removes exactly that
+folder, and an overwrite removes the replaced dataset's images only when no dataset
+(e.g. a clone) still shows them.
 """
 
 from __future__ import annotations
@@ -157,13 +162,30 @@ def check_dataset_name(dataset_name: str, overwrite: bool = False) -> str:
         DatasetExistsError: a dataset of that name exists and ``overwrite`` is False
     """
     import fiftyone as fo
+    import fiftyone.core.utils as fou
+    from fiftyone.core.odm import get_db_conn
 
-    if not dataset_name or not isinstance(dataset_name, str) or not dataset_name.strip():
+    if not isinstance(dataset_name, str) or not dataset_name.strip():
         raise InputError("dataset_name must be a non-empty string: name the new dataset")
-    if fo.dataset_exists(dataset_name) and not overwrite:
+    try:
+        slug = fou.to_slug(dataset_name)
+    except ValueError:
+        raise InputError(
+            f"dataset_name {dataset_name!r} cannot name a FiftyOne dataset: use at least one "
+            "letter or digit (A-Z, a-z, 0-9), e.g. 'mnist'"
+        ) from None
+    if fo.dataset_exists(dataset_name):
+        if not overwrite:
+            raise DatasetExistsError(
+                f"A dataset named {dataset_name!r} already exists. Pick another dataset_name, "
+                "or pass overwrite=True to replace it."
+            )
+        return dataset_name
+    clash = get_db_conn().datasets.find_one({"slug": slug}, {"name": 1})
+    if clash is not None:
         raise DatasetExistsError(
-            f"A dataset named {dataset_name!r} already exists. Pick another dataset_name, or "
-            "pass overwrite=True to replace it."
+            f"dataset_name {dataset_name!r} is too close to the existing dataset "
+            f"{clash['name']!r} (both become {slug!r} in URLs): pick another dataset_name"
         )
     return dataset_name
 
@@ -178,8 +200,9 @@ def check_limit(limit_per_split) -> Optional[int]:
         return None
     try:
         limit = int(limit_per_split)
-        ok = limit > 0 and float(limit_per_split) == limit
-    except (TypeError, ValueError):
+        ok = not isinstance(limit_per_split, bool) and limit > 0
+        ok = ok and float(limit_per_split) == limit
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         raise InputError(
@@ -189,12 +212,30 @@ def check_limit(limit_per_split) -> Optional[int]:
     return limit
 
 
+def check_split_tags(split_tags: Optional[dict]) -> dict[str, str]:
+    """The tag of each MNIST split: ``split_tags`` maps ``train``/``test`` to non-empty tags.
+
+    Raises:
+        InputError: an unknown split or an empty tag
+    """
+    given = dict(split_tags or {})
+    unknown = sorted(map(str, set(given) - set(SPLITS)))
+    if unknown:
+        raise InputError(f"split_tags has unknown split(s) {unknown}: use {sorted(SPLITS)}")
+    tags = {"train": defaults.TRAIN_TAG, "test": defaults.TEST_TAG, **given}
+    for split, tag in tags.items():
+        if not isinstance(tag, str) or not tag.strip():
+            raise InputError(f"split_tags[{split!r}] must be a non-empty tag, got {tag!r}")
+    return tags
+
+
 def check_load_args(
     dataset_name: str,
     overwrite: bool = False,
     limit_per_split=None,
     label_field: str = defaults.GROUND_TRUTH,
     source_dir: Optional[str | Path] = None,
+    split_tags: Optional[dict] = None,
 ) -> None:
     """Every check :func:`load_mnist` makes before it reads or writes anything.
 
@@ -203,6 +244,12 @@ def check_load_args(
     check_limit(limit_per_split)
     check_dataset_name(dataset_name, overwrite)
     require_field_name(label_field, "label_field")
+    if label_field in ("id", "filepath", "tags", "metadata", "created_at", "last_modified_at"):
+        raise InputError(
+            f"label_field {label_field!r} is a built-in field of every sample: pick another "
+            "label_field, e.g. 'ground_truth'"
+        )
+    check_split_tags(split_tags)
     if source_dir is not None:
         find_mnist_files(source_dir)
 
@@ -276,6 +323,27 @@ def _save_dataset(samples: list, dataset_name: str, info: dict):
     return dataset
 
 
+def _media_folders(dataset_name: str) -> list[Path]:
+    """The MNIST image folders of earlier loads into ``dataset_name``."""
+    base = config.media_dir(dataset_name)
+    return sorted(p for p in base.glob("mnist*") if p.is_dir()) if base.is_dir() else []
+
+
+def _remove_if_unused(folder: Path) -> bool:
+    """Deletes ``folder`` (inside the root) unless a sample of any dataset points into it."""
+    import re
+
+    from fiftyone.core.odm import get_db_conn
+
+    conn = get_db_conn()
+    prefix = {"filepath": {"$regex": "^" + re.escape(str(folder.resolve()) + "/")}}
+    for doc in conn.datasets.find({}, {"sample_collection_name": 1}):
+        name = doc.get("sample_collection_name")
+        if name and conn[name].count_documents(prefix, limit=1):
+            return False
+    return config.remove_tree(folder)
+
+
 def load_mnist(
     source_dir: Optional[str | Path] = None,
     dataset_name: str = defaults.MNIST_DATASET_NAME,
@@ -305,19 +373,27 @@ def load_mnist(
         the new ``fo.Dataset``
     """
     report = as_progress(progress)
-    tags = {"train": defaults.TRAIN_TAG, "test": defaults.TEST_TAG, **(split_tags or {})}
-    check_load_args(dataset_name, overwrite, limit_per_split, label_field, source_dir)
+    check_load_args(dataset_name, overwrite, limit_per_split, label_field, source_dir, split_tags)
+    tags = check_split_tags(split_tags)
     limit = check_limit(limit_per_split)
     source_dir = _source(source_dir, download)
 
     report(0.0, "reading IDX files", force=True)
     splits = read_mnist(source_dir)  # validates everything before any write
-    media = config.media_dir(dataset_name, "mnist")
-    samples = _mnist_samples(splits, media, tags, label_field, limit, report)
-
-    report(0.8, f"adding {len(samples)} samples", force=True)
     info = {"source": "mnist", "source_dir": str(source_dir.resolve()), "limit_per_split": limit}
-    dataset = _save_dataset(samples, dataset_name, info)
+    old_folders = _media_folders(dataset_name)
+    # a fresh folder per load: a failure removes only what this load wrote, and an
+    # overwrite never rewrites images that the old dataset (or a clone of it) shows
+    media = config.media_dir(dataset_name, f"mnist-{uuid.uuid4().hex[:12]}")
+    try:
+        samples = _mnist_samples(splits, media, tags, label_field, limit, report)
+        report(0.8, f"adding {len(samples)} samples", force=True)
+        dataset = _save_dataset(samples, dataset_name, info)
+    except BaseException:
+        config.remove_tree(media)
+        raise
+    for folder in old_folders:  # the replaced dataset's images, unless still shown
+        _remove_if_unused(folder)
     report(1.0, f"loaded {len(dataset)} samples into {dataset_name!r}", force=True)
     logger.info("Loaded %d MNIST samples into dataset %r", len(dataset), dataset_name)
     return dataset

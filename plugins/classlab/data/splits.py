@@ -21,10 +21,10 @@ def check_fraction(tag: str, value) -> float:
     Raises:
         InputError: naming the split and the value
     """
-    if not tag or not isinstance(tag, str):
+    if not tag or not isinstance(tag, str) or not tag.strip():
         raise InputError(f"Split tag {tag!r} is not valid: name each split with a non-empty tag")
     try:
-        v = float(value)
+        v = math.nan if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         v = math.nan
     if not 0.0 < v <= 1.0:  # also refuses NaN
@@ -45,7 +45,9 @@ def check_fractions(fractions: dict[str, float]) -> dict[str, float]:
         InputError: no split, a bad fraction, or a sum above 1
     """
     if not fractions:
-        raise InputError("Give at least one split fraction, e.g. {'train': 0.9, 'val': 0.1}")
+        raise InputError(
+            "fractions: give at least one split fraction, e.g. {'train': 0.9, 'val': 0.1}"
+        )
     out = {tag: check_fraction(tag, frac) for tag, frac in fractions.items()}
     total = sum(out.values())
     if total > 1.0 + 1e-9:
@@ -54,6 +56,21 @@ def check_fractions(fractions: dict[str, float]) -> dict[str, float]:
             f"({', '.join(f'{k}={v:g}' for k, v in out.items())}). Lower one of them."
         )
     return out
+
+
+def check_seed(seed) -> int:
+    """``seed`` is an integer from 0 to 2**63 - 1.
+
+    Raises:
+        InputError: naming ``seed``
+    """
+    try:
+        ok = not isinstance(seed, bool) and float(seed) == int(seed) and 0 <= int(seed) < 2**63
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    return int(seed)
 
 
 def check_split_tags(view, tags, overwrite: bool = False) -> dict[str, int]:
@@ -138,9 +155,12 @@ def split_dataset(
     Returns:
         the number of samples given each tag
     """
+    if fractions is not None and not isinstance(fractions, dict):
+        raise InputError(f"fractions must be a dict of tag -> fraction, got {fractions!r}")
     fractions = check_fractions(dict(defaults.SPLIT_FRACTIONS if fractions is None else fractions))
+    seed = check_seed(seed)
     require_nonempty(view)
-    require_classification_field(view, label_field)
+    require_classification_field(view, label_field, "label_field")
     tags = list(fractions)
     existing = check_split_tags(view, tags, overwrite)
 

@@ -14,5 +14,7 @@ Each core function checks its inputs before its first write with public check
 functions (``config.check_option``, ``registry.require_model`` /
 ``check_new_run_key``, ``runs.check_split`` / ``training_classes`` /
 ``check_parent``, ``apply.check_apply_args``, ``evaluate.check_eval_fields`` /
-``check_k``); the operators' forms call the same ones.
+``check_k``); the operators' forms call the same ones. Checkpoint files are named by
+an immutable model id and committed crash-safely (``checkpoints``); a diverging
+training raises ``train.TrainingDivergedError`` and writes nothing.
 """

@@ -12,8 +12,10 @@ from classlab.config import resolve_device
 from classlab.errors import FieldError, InputError
 from classlab.lenet import registry
 from classlab.lenet.data import view_tensors
+from classlab.lenet.evaluate import check_eval_key
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import (
+    classification_fields,
     distinct_labels,
     require_classification_field,
     require_field_name,
@@ -53,41 +55,84 @@ def write_predictions(
         view.set_values(embeddings_field, dict(zip(ids, list(embeddings))), key_field="id")
 
 
-def check_output_field(dataset, field: str, param: str, overwrite: bool = False) -> str:
-    """Checks that ``field`` can receive predictions (or embeddings) on ``dataset``.
+def builtin_fields(dataset) -> set[str]:
+    """The fields every sample has (``id``, ``filepath``, ``tags``, ``metadata``, ...)."""
+    return set(dataset._get_default_sample_fields(include_private=True)) | {"id", "_id"}
 
-    Schema look-ups only. Raises FieldError / InputError naming ``param``.
+
+def _field_kind_ok(dataset, field: str, param: str) -> bool:
+    import fiftyone as fo
+
+    if param == "label_field":
+        return field in classification_fields(dataset)
+    return isinstance(dataset.get_field(field), fo.VectorField | fo.ArrayField)
+
+
+def check_output_field(
+    dataset, field: str, param: str, overwrite: bool = False, protected: dict | None = None
+) -> str:
+    """Checks that ``field`` can receive predictions (``param="label_field"``) or
+    embeddings (``param="embeddings_field"``) on ``dataset``. Schema look-ups only.
+
+    Never a built-in field (tags, filepath, id, metadata, ...), never a field of
+    ``protected`` (``{field: what it is}``: the ground truth, the model's training
+    labels, the predictions); an existing field only with ``overwrite`` and only of
+    its kind (a Classification field for predictions, a vector field for embeddings).
+
+    Raises:
+        FieldError / InputError: naming ``param`` and what to do
     """
     require_field_name(field, param)
-    if dataset.has_field(field) and not overwrite:
+    what = "predictions" if param == "label_field" else "embeddings"
+    if field in builtin_fields(dataset):
+        raise FieldError(
+            f"The {param} {field!r} is a built-in field of every sample: pick another {param} "
+            f"for the {what}"
+        )
+    if field in (protected or {}):
+        raise FieldError(
+            f"The {param} {field!r} is {protected[field]}: writing {what} there would replace "
+            f"it. Pick another {param}."
+        )
+    if not dataset.has_field(field):
+        return field
+    if not overwrite:
         raise FieldError(
             f"The {param} {field!r} already exists on the dataset: pick another {param}, or "
             "pass overwrite=True to replace it."
         )
-    if param == "label_field" and dataset.has_field(field):
-        require_classification_field(dataset, field, "label_field")
+    if not _field_kind_ok(dataset, field, param):
+        kind = "Classification" if param == "label_field" else "vector (embeddings)"
+        raise FieldError(
+            f"The {param} {field!r} exists and is not a {kind} field: {what} cannot replace "
+            f"it. Pick another {param}."
+        )
     return field
 
 
-def check_embeddings_field(dataset, field: str, label_field: str, overwrite: bool = False):
-    """:func:`check_output_field` for ``embeddings_field`` (which must differ from the labels)."""
+def check_label_field(
+    dataset, field: str, gt_field: str, overwrite: bool = False, trained_on: str | None = None
+) -> str:
+    """:func:`check_output_field` for the prediction field: never ``gt_field`` nor the
+    labels the model was trained on (``trained_on``)."""
+    protected = {gt_field: "the ground truth (gt_field)"}
+    if trained_on:
+        protected.setdefault(trained_on, "the labels this model was trained on")
+    return check_output_field(dataset, field, "label_field", overwrite, protected)
+
+
+def check_embeddings_field(
+    dataset, field: str, label_field: str, overwrite: bool = False, gt_field: str | None = None
+) -> str:
+    """:func:`check_output_field` for ``embeddings_field``: never the predictions' field
+    nor the ground truth."""
     if field == label_field:
         raise InputError(
             f"embeddings_field and label_field are both {field!r}: give the embeddings "
             "another field name (or leave embeddings_field empty for none)"
         )
-    return check_output_field(dataset, field, "embeddings_field", overwrite)
-
-
-def check_eval_key(dataset, eval_key: str, overwrite: bool = False) -> str:
-    """Checks that ``eval_key`` is a valid, free evaluation key (or ``overwrite``)."""
-    require_field_name(eval_key, "eval_key")
-    if eval_key in dataset.list_evaluations() and not overwrite:
-        raise FieldError(
-            f"The evaluation {eval_key!r} already exists on the dataset: pick another eval_key, "
-            "or pass overwrite=True to replace it."
-        )
-    return eval_key
+    protected = {gt_field: "the ground truth (gt_field)"} if gt_field else {}
+    return check_output_field(dataset, field, "embeddings_field", overwrite, protected)
 
 
 def check_gt_classes(view, gt_field: str, classes: list[str]) -> str:
@@ -131,13 +176,15 @@ def check_apply_args(
     dataset = view._dataset
     models = registry.list_models(dataset) if models is None else models
     registry.require_model(models, run_key)
-    check_output_field(dataset, label_field, "label_field", overwrite)
+    rec = models[run_key]
+    check_label_field(dataset, label_field, gt_field, overwrite, rec.get("label_field"))
     if embeddings_field:
-        check_embeddings_field(dataset, embeddings_field, label_field, overwrite)
+        check_embeddings_field(dataset, embeddings_field, label_field, overwrite, gt_field)
     if evaluate:
-        check_eval_key(dataset, eval_key, overwrite)
-        check_gt_classes(view, gt_field, list(models[run_key]["classes"]))
-    return models[run_key]
+        taken = [f for f in (label_field, embeddings_field, gt_field) if f]
+        check_eval_key(dataset, eval_key, overwrite, taken)
+        check_gt_classes(view, gt_field, list(rec["classes"]))
+    return rec
 
 
 def _infer(view, model, rec, batch_size, device, num_workers, want_features, report):
@@ -206,6 +253,10 @@ def apply_lenet(
         ``{num_samples, images_per_second, accuracy (if evaluated), ...}``
     """
     report = as_progress(progress)
+    from classlab.lenet.config import check_option
+
+    check_option("num_workers", num_workers)
+    check_option("device", device)
     check_apply_args(
         view,
         run_key,

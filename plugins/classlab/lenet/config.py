@@ -6,6 +6,8 @@ The defaults reach >= 99.3% MNIST test accuracy (see benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +18,30 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
-def _positive_int(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v >= 1
+MAX_EPOCHS = 1000  # the default bound on epochs; raise TrainConfig.max_epochs deliberately
+MAX_BATCH = 65536
+MAX_INPUT_SIZE = 512
+MAX_WORKERS = 64
+MAX_SEED = 2**63 - 1
 
 
 def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v  # not NaN
+    """A real, finite number (not a bool, not NaN, not infinite)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _integer(v, low: int, high: int) -> bool:
+    return _number(v) and v == int(v) and low <= v <= high
+
+
+def _positive_int(v) -> bool:
+    return _integer(v, 1, MAX_BATCH)
+
+
+def _device(v) -> bool:
+    return isinstance(v, str) and (
+        v.strip().lower() in ("auto", "cpu", "cuda") or bool(re.fullmatch(r"cuda:\d+", v.strip()))
+    )
 
 
 # option -> (is the value valid?, what to give instead); options not listed take any value
@@ -29,29 +49,42 @@ _RULES = {
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {', '.join(ARCHITECTURES)}"),
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
     "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-    "epochs": (_positive_int, "a positive integer (1 or more)"),
-    "batch_size": (_positive_int, "a positive integer, e.g. 128"),
-    "eval_batch_size": (_positive_int, "a positive integer, e.g. 1024"),
-    "input_size": (_positive_int, "a positive integer, e.g. 28"),
-    "num_workers": (_positive_int, "a positive integer"),
-    "lr": (lambda v: _number(v) and v > 0, "a positive number, e.g. 0.003"),
-    "weight_decay": (lambda v: _number(v) and v >= 0, "a number >= 0 (0: none)"),
-    "patience": (lambda v: _positive_int(v) or v == 0, "an integer >= 0 (0: never stop early)"),
+    "epochs": (
+        lambda v: _integer(v, 1, 10**9),
+        "a positive integer (1 or more, at most max_epochs)",
+    ),
+    "max_epochs": (lambda v: _integer(v, 1, 10**9), f"a positive integer, e.g. {MAX_EPOCHS}"),
+    "batch_size": (_positive_int, f"a positive integer up to {MAX_BATCH}, e.g. 128"),
+    "eval_batch_size": (_positive_int, f"a positive integer up to {MAX_BATCH}, e.g. 1024"),
+    "input_size": (lambda v: _integer(v, 16, MAX_INPUT_SIZE), "an integer from 16 to 512, e.g. 28"),
+    "num_workers": (lambda v: _integer(v, 1, MAX_WORKERS), f"an integer from 1 to {MAX_WORKERS}"),
+    "lr": (lambda v: _number(v) and 0 < v <= 100, "a positive number up to 100, e.g. 0.003"),
+    "weight_decay": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1] (0: none)"),
+    "patience": (lambda v: _integer(v, 0, 10**9), "an integer >= 0 (0: never stop early)"),
     "label_smoothing": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "in_channels": (lambda v: v in (None, 1, 3), "1, 3 or empty (detected from the images)"),
-    "seed": (lambda v: _number(v) and v == int(v), "an integer"),
-    "max_rotation": (lambda v: _number(v) and v >= 0, "a number of degrees >= 0"),
-    "max_shift": (lambda v: _number(v) and v >= 0, "a number of pixels >= 0"),
+    "seed": (lambda v: _integer(v, 0, MAX_SEED), "an integer from 0 to 2**63 - 1"),
+    "max_rotation": (lambda v: _number(v) and 0 <= v <= 180, "a number of degrees in [0, 180]"),
+    "max_shift": (lambda v: _number(v) and 0 <= v <= 64, "a number of pixels in [0, 64]"),
     "max_scale": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "amp": (lambda v: isinstance(v, bool), "true or false"),
+    "augment": (lambda v: isinstance(v, bool), "true or false"),
+    "device": (_device, "one of auto, cpu, cuda, cuda:N"),
 }
+_INTEGERS = ("epochs", "max_epochs", "batch_size", "eval_batch_size", "input_size")
+_INTEGERS += ("num_workers", "patience", "seed")
 
 
-def check_option(name: str, value: Any) -> Any:
-    """Checks one training option (a :class:`TrainConfig` field) and returns it.
+def check_option(name: str, value: Any, max_epochs: int = MAX_EPOCHS) -> Any:
+    """Checks one training option (a :class:`TrainConfig` field) and returns it
+    (integral numbers of integer options as ``int``).
 
     The one place each option's rule lives: :meth:`TrainConfig.validate` and the
     train form both call it.
+
+    Args:
+        max_epochs: the bound on ``epochs`` (the config's own ``max_epochs``)
 
     Raises:
         InputError: unknown option, or a value that breaks its rule (the message
@@ -64,7 +97,12 @@ def check_option(name: str, value: Any) -> Any:
     rule = _RULES.get(name)
     if rule is not None and not rule[0](value):
         raise InputError(f"{name} must be {rule[1]}, got {value!r}")
-    return value
+    if name == "epochs" and value > max_epochs:
+        raise InputError(
+            f"epochs must be at most max_epochs={max_epochs}, got {value!r}: lower epochs, "
+            "or raise max_epochs deliberately for a run this long"
+        )
+    return int(value) if name in _INTEGERS else value
 
 
 @dataclass
@@ -94,6 +132,7 @@ class TrainConfig:
         in_channels: 1 or 3; None: 3 if any sampled image is in colour, else 1
         eval_batch_size: batch size for validation and inference
         num_workers: threads that decode images into the tensor cache
+        max_epochs: the bound on ``epochs`` (1000); raise it deliberately for longer runs
     """
 
     architecture: str = "lenet5_modern"
@@ -117,11 +156,14 @@ class TrainConfig:
     in_channels: int | None = None
     eval_batch_size: int = 1024
     num_workers: int = 8
+    max_epochs: int = MAX_EPOCHS
 
     def validate(self) -> TrainConfig:
-        """Checks every value with :func:`check_option`; raises InputError naming the bad one."""
+        """Checks every value with :func:`check_option` (integral floats of integer
+        options become ints); raises InputError naming the bad one."""
+        self.max_epochs = check_option("max_epochs", self.max_epochs)
         for f in dataclasses.fields(self):
-            check_option(f.name, getattr(self, f.name))
+            setattr(self, f.name, check_option(f.name, getattr(self, f.name), self.max_epochs))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,9 +173,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Builds a config from a dict; unknown keys are an error, None keeps the default."""
+        if not isinstance(values, dict):
+            raise InputError(f"config must be a dict of training options, got {values!r}")
         unknown = sorted(set(values) - _FIELDS)
         if unknown:
-            raise InputError(f"Unknown training option(s): {', '.join(unknown)}")
+            raise InputError(
+                f"Unknown training option(s): {', '.join(map(str, unknown))}: use "
+                f"{', '.join(sorted(_FIELDS))}"
+            )
         return cls(**{k: v for k, v in values.items() if v is not None}).validate()
 
 

@@ -6,7 +6,7 @@ import logging
 
 from classlab import defaults
 from classlab.errors import InputError
-from classlab.validation import require_classification_field, require_field_name, require_nonempty
+from classlab.validation import require_classification_field, require_nonempty
 
 logger = logging.getLogger("classlab")
 
@@ -52,11 +52,49 @@ def check_eval_fields(view, pred_field: str, gt_field: str) -> None:
         )
 
 
+def check_eval_key(dataset, eval_key: str, overwrite: bool = False, taken=()) -> str:
+    """Checks that ``eval_key`` is a valid, free evaluation key (or ``overwrite``).
+
+    FiftyOne writes a per-sample field named ``eval_key``: so it must be a Python
+    identifier, not a built-in field, not one of the fields of the call (``taken``),
+    and not an existing field that is not this evaluation's. Schema look-ups only.
+
+    Raises:
+        InputError / FieldError: naming ``eval_key`` and what to do
+    """
+    from classlab.errors import FieldError
+
+    if not isinstance(eval_key, str) or not eval_key.isidentifier():
+        raise InputError(
+            f"eval_key {eval_key!r} is not valid: use letters, digits and underscores, "
+            "not starting with a digit (e.g. eval_lenet)"
+        )
+    builtin = set(dataset._get_default_sample_fields(include_private=True)) | {"id"}
+    if eval_key in builtin or eval_key in set(taken):
+        raise FieldError(
+            f"eval_key {eval_key!r} names a field this call reads or writes (or a built-in "
+            "field): FiftyOne stores each sample's result in a field of that name. Pick "
+            "another eval_key."
+        )
+    exists = eval_key in dataset.list_evaluations()
+    if not exists and dataset.has_field(eval_key):
+        raise FieldError(
+            f"eval_key {eval_key!r} is the name of an existing field that is not an "
+            "evaluation: pick another eval_key."
+        )
+    if exists and not overwrite:
+        raise FieldError(
+            f"The evaluation {eval_key!r} already exists on the dataset: pick another eval_key, "
+            "or pass overwrite=True to replace it."
+        )
+    return eval_key
+
+
 def check_k(k) -> int:
     """``k`` (top-k) is an integer >= 1."""
     try:
-        ok = int(k) >= 1 and float(k) == int(k)
-    except (TypeError, ValueError):
+        ok = not isinstance(k, bool) and int(k) >= 1 and float(k) == int(k)
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         raise InputError(f"k must be an integer >= 1 (1: plain accuracy), got {k!r}")
@@ -86,12 +124,10 @@ def evaluate_predictions(
     """
     from fiftyone import ViewField as F
 
-    require_field_name(eval_key, "eval_key")
     check_eval_fields(view, pred_field, gt_field)
     k = check_k(k)
     dataset = view._dataset
-    if eval_key in dataset.list_evaluations() and not overwrite:
-        raise InputError(f"Evaluation {eval_key!r} exists: pass overwrite=True or pick another key")
+    check_eval_key(dataset, eval_key, overwrite, (pred_field, gt_field))
     scored = view.match(F(gt_field).exists() & F(pred_field).exists())
     require_nonempty(scored, f"view of samples with both {pred_field!r} and {gt_field!r}")
     kwargs = {}
@@ -102,6 +138,8 @@ def evaluate_predictions(
                 f"Top-{k} evaluation needs logits and their class list in {pred_field!r}; "
                 "this field has none. Use k=1."
             )
+        if k > len(classes):
+            raise InputError(f"k must be at most the number of classes ({len(classes)}), got {k}")
         kwargs = {"method": "top-k", "classes": classes, "k": k}
     if eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)

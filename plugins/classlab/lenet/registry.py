@@ -4,15 +4,14 @@ Each record (``dataset.info["classlab_runs"]["models"][run_key]``) holds:
 architecture, classes, config, history, best_epoch, checkpoint, parent,
 train_seconds, num_params, created_at, applied_to, images_per_second, plus
 in_channels, input_size and label_field. The weights live in the checkpoint
-file under ``classlab.config.models_dir(dataset.name)``.
+file ``classlab.config.models_dir(dataset.name)/<model_id>.pt`` (``model_id`` and
+``checkpoint`` in the record), written and deleted by :mod:`classlab.lenet.checkpoints`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import uuid
 from pathlib import Path
 
 from classlab import records
@@ -64,19 +63,10 @@ def get_model_record(dataset, run_key: str, param: str = "run_key") -> dict:
 
 
 def require_run_key(run_key: str, param: str = "run_key") -> str:
-    """Checks that ``run_key`` is usable as a record key and a file name."""
-    if (
-        not isinstance(run_key, str)
-        or not run_key.strip()
-        or "." in run_key
-        or "/" in run_key
-        or run_key.startswith("$")
-    ):
-        raise InputError(
-            f"{param} {run_key!r} is not valid: use letters, digits, '_' and '-' "
-            "(no '.', '/' or leading '$')"
-        )
-    return run_key
+    """Checks that ``run_key`` is a safe key (:func:`classlab.config.check_key`)."""
+    from classlab.config import check_key
+
+    return check_key(run_key, param)
 
 
 def check_new_run_key(run_key: str, models, overwrite: bool = False, param: str = "run_key"):
@@ -99,27 +89,18 @@ def check_new_run_key(run_key: str, models, overwrite: bool = False, param: str 
     return run_key
 
 
-def checkpoint_path(dataset, run_key: str) -> Path:
-    """Where the checkpoint of ``run_key`` goes."""
-    from classlab.config import models_dir
+def checkpoint_path(dataset, model_id: str) -> Path:
+    """Where the checkpoint of the model with the immutable id ``model_id`` goes."""
+    from classlab.lenet.checkpoints import model_path
 
-    return models_dir(dataset.name) / f"{run_key}.pt"
+    return model_path(dataset.name, model_id)
 
 
 def save_checkpoint(path: Path, payload: dict) -> Path:
     """Writes ``payload`` with ``torch.save`` atomically (a temp file, then ``os.replace``)."""
-    import torch
+    from classlab.lenet.checkpoints import write_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, payload)
 
 
 def load_checkpoint(record: dict, run_key: str = "") -> dict:
@@ -175,7 +156,8 @@ def load_model(dataset, run_key: str, device: str = "cpu"):
 
 
 def rename_model(dataset, run_key: str, new_key: str) -> dict:
-    """Renames a model's record (the checkpoint file keeps its name). Returns the record."""
+    """Renames a model's record in one atomic update; the checkpoint file is named by the
+    model's immutable id, so no file moves. Returns the record."""
     models = list_models(dataset)
     require_model(models, run_key)
     check_new_run_key(new_key, models, param="new_key")
@@ -183,19 +165,42 @@ def rename_model(dataset, run_key: str, new_key: str) -> dict:
     return records.get_record(dataset, KIND, new_key)
 
 
+def check_delete(record: dict, run_key: str, delete_checkpoint: bool) -> None:
+    """Refuses ``delete_checkpoint`` for a checkpoint outside ClassLab's root (no write).
+
+    Raises:
+        InputError: naming ``delete_checkpoint`` and what to do
+    """
+    from classlab.config import inside_root
+
+    path = record.get("checkpoint")
+    if not (delete_checkpoint and path):
+        return
+    try:
+        inside_root(path)
+    except InputError:
+        raise InputError(
+            f"delete_checkpoint: the checkpoint {path} of model {run_key!r} is outside "
+            "ClassLab's root, and ClassLab never deletes files there. Delete the model with "
+            "delete_checkpoint=False and remove the file yourself."
+        ) from None
+
+
 def delete_model(dataset, run_key: str, delete_checkpoint: bool = False) -> dict:
-    """Removes a model's record; its checkpoint file only with ``delete_checkpoint``.
+    """Removes a model's record; its checkpoint file only with ``delete_checkpoint``, and
+    only when the file is inside ClassLab's root and no record of any dataset (a clone's,
+    another key's) still references it.
 
     Prediction fields written by the model are left in place. Returns the removed record.
     """
-    rec = get_model_record(dataset, run_key)
-    records.delete_record(dataset, KIND, run_key)
-    if delete_checkpoint and rec.get("checkpoint"):
-        path = Path(rec["checkpoint"])
-        others = [r for r in list_models(dataset).values() if r.get("checkpoint") == str(path)]
-        if path.exists() and not others:
-            path.unlink()
-            logger.info("Deleted checkpoint %s", path)
+    from classlab.lenet.checkpoints import remove_unreferenced
+
+    check_delete(get_model_record(dataset, run_key), run_key, delete_checkpoint)
+    rec = records.delete_record(dataset, KIND, run_key)
+    if rec is None:  # deleted by another process since the check
+        raise RunNotFoundError(f"Model {run_key!r} was deleted meanwhile: list the models")
+    if delete_checkpoint:
+        remove_unreferenced(rec.get("checkpoint"))
     return rec
 
 

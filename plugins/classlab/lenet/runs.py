@@ -2,7 +2,10 @@
 
 Everything is validated, and every image decoded, before training starts; the
 checkpoint and the record are written only once training has finished, so a
-failed or cancelled run leaves the dataset and any earlier model untouched.
+failed, diverged or cancelled run leaves the dataset and any earlier model untouched.
+The checkpoint is named by a new model id and committed crash-safely
+(:mod:`classlab.lenet.checkpoints`); without ``overwrite`` the record is created
+only if the run key is still free (of two concurrent trainings of one key, one wins).
 
 The checks are public so that forms call the same rules
 (:func:`check_train_options`, :func:`training_views`, :func:`check_split`,
@@ -15,7 +18,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from classlab import defaults, records
+from classlab import defaults
 from classlab.config import resolve_device
 from classlab.errors import EmptyViewError, InputError
 from classlab.lenet import registry
@@ -191,16 +194,19 @@ def _fit(plan: _Plan, label_field: str, report):
     return result, len(x_tr), len(x_va)
 
 
-def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from) -> dict:
-    """Writes the checkpoint, then the record (the first and only writes of a run)."""
+def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from, overwrite):
+    """Commits the checkpoint, then the record (the first and only writes of a run);
+    see :func:`classlab.lenet.checkpoints.commit` for what a crash leaves."""
+    from classlab.lenet.checkpoints import commit
     from classlab.lenet.models import num_params
 
     cfg, model = plan.cfg, result.model.cpu()
-    path = registry.checkpoint_path(dataset, run_key)
-    payload = {"state_dict": model.state_dict(), "classes": plan.classes}
-    registry.save_checkpoint(
-        path, {**payload, "architecture": cfg.architecture, "config": cfg.to_dict()}
-    )
+    payload = {
+        "state_dict": model.state_dict(),
+        "classes": plan.classes,
+        "architecture": cfg.architecture,
+        "config": cfg.to_dict(),
+    }
     record = {
         "architecture": cfg.architecture,
         "classes": plan.classes,
@@ -208,7 +214,6 @@ def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from) 
         "history": result.history,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
-        "checkpoint": str(path),
         "parent": init_from or None,
         "train_seconds": result.seconds,
         "num_params": num_params(model),
@@ -222,8 +227,7 @@ def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from) 
         "num_train": sizes[0],
         "num_val": sizes[1],
     }
-    records.set_record(dataset, registry.KIND, run_key, record)
-    return record
+    return commit(dataset, run_key, payload, record, overwrite)
 
 
 def train_lenet(
@@ -262,7 +266,8 @@ def train_lenet(
     plan = _prepare(view, run_key, label_field, tags, config, init_from, overwrite)
     result, n_train, n_val = _fit(plan, label_field, report)
     dataset = view._dataset
-    record = _save(dataset, run_key, plan, result, (n_train, n_val), label_field, init_from)
+    sizes = (n_train, n_val)
+    record = _save(dataset, run_key, plan, result, sizes, label_field, init_from, overwrite)
     best = result.history[result.best_epoch - 1]
     report(
         1.0, f"{run_key}: best epoch {result.best_epoch}, val acc {best['val_acc']:.4f}", force=True

@@ -15,10 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from classlab.errors import InputError
 from classlab.lenet.config import TrainConfig
 from classlab.lenet.models import build_model
 
 logger = logging.getLogger("classlab")
+
+
+class TrainingDivergedError(InputError):
+    """The loss became NaN or infinite: the learning rate is too high for this data."""
+
+
+def check_finite(epoch: int, metrics: dict, config: TrainConfig) -> None:
+    """Raises :class:`TrainingDivergedError` when an epoch's loss is NaN or infinite."""
+    if not math.isfinite(metrics["loss"]):
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epoch}: lower the learning rate (lr={config.lr:g}); "
+            "nothing was written"
+        )
 
 
 @dataclass
@@ -177,6 +191,9 @@ def fit_tensors(
 
     Returns:
         a :class:`FitResult` holding the best epoch's model (on ``device``)
+
+    Raises:
+        TrainingDivergedError: a loss became NaN or infinite (an InputError)
     """
     config = (config or TrainConfig()).validate()
     x_train, y_train = x_train.to(device), y_train.to(device)
@@ -189,7 +206,9 @@ def fit_tensors(
     for epoch in range(1, config.epochs + 1):
         t = time.perf_counter()
         tr = train_one_epoch(model, x_train, y_train, optimizer, scheduler, config, gen, device)
+        check_finite(epoch, tr, config)
         va = evaluate(model, x_val, y_val, config, device)
+        check_finite(epoch, va, config)
         row = _epoch_row(epoch, tr, va, time.perf_counter() - t)
         result.history.append(row)
         _report_epoch(row, config.epochs, progress)
