@@ -107,6 +107,32 @@ def set_record(
         )
 
 
+def replace_record(dataset, kind: str, key: str, record: dict[str, Any]) -> Optional[dict]:
+    """Creates or replaces ``kind/key`` in one atomic find-and-modify; returns the
+    record it replaced (None if there was none). Of two concurrent replaces, each
+    gets exactly the record it replaced."""
+    from pymongo import ReturnDocument
+
+    coll, _id, _ = _collection_and_id(dataset)
+    path = _path(kind, key)
+    coll.update_one({"_id": _id, "info": None}, {"$set": {"info": {}}})
+    before = coll.find_one_and_update(
+        {"_id": _id},
+        {"$set": {path: copy.deepcopy(record)}},
+        projection={path: 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    _refresh(dataset)
+    return _at(before, path)
+
+
+def _at(doc: Optional[dict], path: str) -> Any:
+    node: Any = doc
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def update_record(dataset, kind: str, key: str, **changes: Any) -> dict:
     """Sets fields of the record ``kind/key`` (created if missing), each atomically;
     returns the new record."""
@@ -134,12 +160,7 @@ def delete_record(dataset, kind: str, key: str) -> Optional[dict]:
         return_document=ReturnDocument.BEFORE,
     )
     _refresh(dataset)
-    if before is None:
-        return None
-    node: Any = before
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
+    return _at(before, path)
 
 
 def rename_record(dataset, kind: str, key: str, new_key: str) -> None:

@@ -105,3 +105,9 @@ def test_two_concurrent_renames_exactly_one_wins(mnist_small):
         assert "v1" not in records.list_records(mnist_small, "models")
         names = [k for k in records.list_records(mnist_small, "models") if k.startswith("old")]
         assert len(names) == trial + 1
+
+
+def test_replace_record_returns_what_it_replaced(mnist_small):
+    assert records.replace_record(mnist_small, "models", "k.1", {"v": 1}) is None
+    assert records.replace_record(mnist_small, "models", "k.1", {"v": 2}) == {"v": 1}
+    assert records.get_record(mnist_small, "models", "k.1") == {"v": 2}

@@ -166,8 +166,7 @@ def _swap_record(dataset, run_key: str, record: dict, create_only: bool):
     """Creates (``create_only``: RunExistsError if it exists) or replaces the record in
     one atomic update; returns the record it replaced (None if none).
 
-    (A replace returning the previous record is what :mod:`classlab.records` lacks: it
-    tells which old file to remove even when two overwrites race.)
+    (The replaced record tells which old file to remove, even when two overwrites race.)
     """
     if create_only:
         try:
@@ -178,22 +177,7 @@ def _swap_record(dataset, run_key: str, record: dict, create_only: bool):
                 "meanwhile): pick another run_key, or pass overwrite=True to replace it."
             ) from None
         return None
-    from pymongo import ReturnDocument
-
-    coll, _id, _ = records._collection_and_id(dataset)
-    path = records._path(KIND, run_key)
-    coll.update_one({"_id": _id, "info": None}, {"$set": {"info": {}}})
-    before = coll.find_one_and_update(
-        {"_id": _id},
-        {"$set": {path: record}},
-        projection={path: 1},
-        return_document=ReturnDocument.BEFORE,
-    )
-    records._refresh(dataset)
-    node = before
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
+    return records.replace_record(dataset, KIND, run_key, record)
 
 
 def commit(dataset, run_key: str, payload: dict, record: dict, overwrite: bool) -> dict:
