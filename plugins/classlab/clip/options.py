@@ -29,7 +29,8 @@ class LoaderOptions:
 
     Attributes:
         batch_size: images per forward pass (1 or more)
-        num_workers: DataLoader processes that decode images (0: in the caller)
+        num_workers: threads that decode images (DataLoader processes for a model
+            transform that cannot run on its device; 0: in the caller)
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
         on_error: ``"skip"`` unreadable images (reported in the result) or
             ``"raise"`` (a DataSourceError naming them, before any write)
