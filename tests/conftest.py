@@ -55,7 +55,7 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_base(mnist_dir):
-    """A session-wide MNIST dataset: 300 train + 100 test samples. Do not modify it:
+    """A session-wide MNIST dataset: 300 train + 300 test samples. Do not modify it:
     tests that write use ``mnist_small`` (a fresh clone)."""
     from classlab.data.mnist import load_mnist
 
