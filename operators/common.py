@@ -105,6 +105,26 @@ def target_count(ctx) -> int:
         return 0
 
 
+def target_view(ctx):
+    """The target view (also shows the App's target selector); the dataset when the
+    requested view cannot be resolved, so the form still renders."""
+    try:
+        return ctx.target_view()
+    except Exception:  # as target_count: the form must render on an odd view
+        return ctx.dataset
+
+
+def target_view_checked(ctx, inputs):
+    """``(view, count)`` of the target view; an empty view shows the core's message."""
+    from classlab.validation import require_nonempty
+
+    view = target_view(ctx)
+    n = view.count()
+    if n == 0:
+        check(inputs.view("empty", types.Notice(label="No samples")), require_nonempty, view)
+    return view, n
+
+
 def show_result(ctx, lines: dict, label: str = "Result"):
     """A read-only output form listing ``lines`` (name -> value)."""
     outputs = types.Object()

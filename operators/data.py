@@ -10,8 +10,7 @@ import fiftyone.operators.types as types
 from classlab import defaults
 from classlab.validation import classification_fields
 
-from .common import check, config, label_field_choice, param, progress
-from .lenet_forms import target_view_checked
+from .common import check, config, label_field_choice, param, progress, target_view_checked
 
 
 class LoadMnist(foo.Operator):

@@ -11,14 +11,22 @@ from classlab import defaults
 from classlab.validation import classification_fields
 from fiftyone.operators import types
 
-from .common import check, config, dropdown, label_field_choice, param, progress
+from .common import (
+    check,
+    config,
+    dropdown,
+    label_field_choice,
+    param,
+    progress,
+    target_view,
+    target_view_checked,
+)
 from .lenet_forms import (
     DEVICES,
     check_apply_form,
     check_train_data,
     model_choice,
     models_of,
-    target_view_checked,
     train_options_form,
 )
 
@@ -84,13 +92,12 @@ class TrainLenet(foo.Operator):
         for name in _TRAIN_OPTIONS[:-1]:  # device: its name only (GPUs: where it runs)
             value = param(ctx, name, getattr(d, name))
             check(inputs.get_property(name), check_option, name, value, cap or d.max_epochs)
-        n = 0
+        label = "ClassLab: train LeNet-5"
         if ctx.dataset is not None:
-            view, n = target_view_checked(ctx, inputs)
-            check_train_data(ctx, inputs, view, models)
-        return types.Property(
-            inputs, view=types.View(label=f"ClassLab: train LeNet-5 ({n} samples)")
-        )
+            sizes = check_train_data(ctx, inputs, target_view(ctx), models)
+            if sizes:
+                label += f" ({sizes[0]} train, {sizes[1]} val samples)"
+        return types.Property(inputs, view=types.View(label=label))
 
     def execute(self, ctx):
         from classlab.lenet.runs import train_lenet

@@ -7,7 +7,6 @@ are read once per ``resolve_input`` call (:func:`models_of`) and passed around.
 from __future__ import annotations
 
 from classlab import defaults
-from fiftyone.operators import types
 
 from .common import check, dropdown, param
 
@@ -34,20 +33,6 @@ def model_choice(inputs, ctx, models, name, label, description="", allow_none=Fa
     if given or not allow_none:
         check(prop, require_model, models, given, name)
     return prop
-
-
-def target_view_checked(ctx, inputs):
-    """``(view, count)`` of the target view; an empty view shows the core's message."""
-    from classlab.validation import require_nonempty
-
-    try:
-        view = ctx.target_view()  # also shows the App's target selector
-    except Exception:  # as common.target_count: the form must render on an odd view
-        view = ctx.dataset
-    n = view.count()
-    if n == 0:
-        check(inputs.view("empty", types.Notice(label="No samples")), require_nonempty, view)
-    return view, n
 
 
 def train_options_form(inputs):
@@ -85,7 +70,8 @@ def train_options_form(inputs):
 
 
 def check_train_data(ctx, inputs, view, models):
-    """Label field, splits, classes and the parent model, each through the core's check."""
+    """Label field, splits, classes and the parent model, each through the core's check;
+    returns ``[n_train, n_val]`` (None when the label field is unusable)."""
     from classlab.lenet import runs
     from classlab.validation import require_classification_field
 
@@ -106,10 +92,16 @@ def check_train_data(ctx, inputs, view, models):
         bool(param(ctx, "include_augmented", False)),
         param(ctx, "augmented_tag", defaults.AUGMENTED_TAG),
     )
-    ok = [check(prop(t), runs.check_split, v, tags[t], t) for t, v in zip(tags, (train, val))]
-    classes = all(ok) and check(prop("train_tag"), runs.training_classes, train, val, label_field)
+    counts = runs.split_label_counts(train, val, label_field)  # two passes, nothing more
+    sizes = [sum(c.values()) for c in counts]
+    ok = [
+        check(prop(t), runs.check_split, v, tags[t], t, n)
+        for t, v, n in zip(tags, (train, val), sizes)
+    ]
+    classes = all(ok) and check(prop("train_tag"), runs.classes_of, *counts, label_field)
     if classes and init_from in models:
         check(prop("init_from"), runs.check_parent, models[init_from], classes, init_from)
+    return sizes
 
 
 def check_apply_form(ctx, inputs, view, models):

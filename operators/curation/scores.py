@@ -6,7 +6,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 from classlab import defaults
 
-from ..common import check, config, param, progress, target_count
+from ..common import check, config, param, progress
 from ._forms import field_inputs, field_or_default
 
 SCORE_HELP = {
@@ -41,7 +41,7 @@ class ComputeSampleScores(foo.Operator):
         from classlab.curation import score_checks as sc
 
         inputs = types.Object()
-        n = target_count(ctx)
+        n = 0
         choices = types.DropdownView(multiple=True)
         for s in defaults.SCORES:
             choices.add_choice(s, label=s, description=SCORE_HELP[s])
@@ -59,9 +59,18 @@ class ComputeSampleScores(foo.Operator):
         }
         if ctx.dataset is not None:
             view, a = ctx.target_view(), _score_params(ctx)
-            chosen = check(props["scores"], sc.check_scores, view, a["scores"])
+            counts = sc.score_counts(view, a["pred_field"], a["embeddings_field"])  # one pass
+            n = counts["n"]
+            chosen = check(props["scores"], sc.check_scores, view, a["scores"], n)
             if chosen:
-                check(props["pred_field"], sc.check_pred_field, view, a["pred_field"], chosen)
+                check(
+                    props["pred_field"],
+                    sc.check_pred_field,
+                    view,
+                    a["pred_field"],
+                    chosen,
+                    counts,
+                )
                 check(
                     props["gt_field"],
                     sc.check_gt_field,
@@ -76,6 +85,7 @@ class ComputeSampleScores(foo.Operator):
                     view,
                     a["embeddings_field"],
                     chosen,
+                    counts,
                 )
         return types.Property(inputs, view=types.View(label=f"ClassLab: score {n} samples"))
 

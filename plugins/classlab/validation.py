@@ -7,9 +7,10 @@ from typing import Iterable
 from classlab.errors import EmptyViewError, FieldError, InputError
 
 
-def require_nonempty(view, what: str = "view") -> int:
-    """Raises EmptyViewError if ``view`` has no samples; returns the count."""
-    n = len(view)
+def require_nonempty(view, what: str = "view", n: int | None = None) -> int:
+    """Raises EmptyViewError if ``view`` has no samples; returns the count (``n``: the
+    count, when the caller already has it)."""
+    n = len(view) if n is None else n
     if n == 0:
         raise EmptyViewError(
             f"The {what} has no samples. Select or load some samples first "

@@ -48,17 +48,49 @@ def check_output(view, out: str, what: str) -> str:
     return out
 
 
-def check_predictions(view, pred_field: str, need_logits: bool, what: str) -> bool:
-    """Checks a prediction field for ``what``; returns whether all predictions have logits."""
+def score_counts(view, pred_field: Optional[str], embeddings_field: Optional[str]) -> dict:
+    """Every count the score checks need, in ONE aggregation pass over the view.
+
+    Returns:
+        ``{"n", "pred", "logits", "confidence", "embeddings"}``: samples in the view,
+        with a prediction, with logits, with a confidence, with an embedding (a
+        field missing from the schema counts 0; its check names it)
+    """
+    paths = {}
+    if pred_field and view.has_field(pred_field):
+        paths.update(
+            pred=pred_field, logits=f"{pred_field}.logits", confidence=f"{pred_field}.confidence"
+        )
+    if embeddings_field and view.has_field(embeddings_field):
+        paths["embeddings"] = embeddings_field
+    # one $group of conditional sums: a single pass that materialises no document
+    # (FiftyOne's batched Count aggregations run as a $facet that buffers the
+    # projected fields, logits and vectors included: slower than separate counts)
+    group = {"_id": None, "n": {"$sum": 1}}
+    for name, path in paths.items():
+        group[name] = {"$sum": {"$cond": [{"$gt": [f"${path}", None]}, 1, 0]}}
+    found = next(iter(view._aggregate(pipeline=[{"$group": group}])), None) or {}
+    counts = dict.fromkeys(("n", "pred", "logits", "confidence", "embeddings"), 0)
+    counts.update({k: int(v) for k, v in found.items() if k != "_id"})
+    return counts
+
+
+def check_predictions(
+    view, pred_field: str, need_logits: bool, what: str, counts: Optional[dict] = None
+) -> bool:
+    """Checks a prediction field for ``what``; returns whether all predictions have logits.
+
+    ``counts``: :func:`score_counts` of the view, when the caller has them.
+    """
     require_classification_field(view, pred_field, "prediction field (pred_field)")
-    with_pred = view.exists(pred_field)
-    if with_pred.count() == 0:
-        require_nonempty(view)  # the clearer message when the view itself is empty
+    counts = counts or score_counts(view, pred_field, None)
+    if counts["pred"] == 0:
+        require_nonempty(view, n=counts["n"])  # the clearer message when the view is empty
         raise FieldError(
             f"No sample in the view has a prediction in {pred_field!r} (pred_field): "
             "run the model on these samples first (apply_lenet or zero_shot_classify)."
         )
-    no_logits = with_pred.exists(f"{pred_field}.logits", False).count()
+    no_logits = counts["pred"] - counts["logits"]
     if need_logits and no_logits:
         raise FieldError(
             f"{what.capitalize()} needs logits, and {no_logits} prediction(s) in "
@@ -67,7 +99,7 @@ def check_predictions(view, pred_field: str, need_logits: bool, what: str) -> bo
         )
     if not no_logits:
         return True
-    no_conf = with_pred.exists(f"{pred_field}.confidence", False).count()
+    no_conf = counts["pred"] - counts["confidence"]
     if no_conf:
         raise FieldError(
             f"{what.capitalize()} needs logits or confidences, and {no_conf} prediction(s) "
@@ -76,9 +108,12 @@ def check_predictions(view, pred_field: str, need_logits: bool, what: str) -> bo
     return False
 
 
-def check_embeddings(view, embeddings_field: Optional[str], what: str) -> None:
+def check_embeddings(
+    view, embeddings_field: Optional[str], what: str, counts: Optional[dict] = None
+) -> None:
     """Checks that every sample of the view has an embedding in ``embeddings_field``
-    (that the view has samples is :func:`check_sample_count`'s job)."""
+    (that the view has samples is :func:`check_sample_count`'s job; ``counts`` as in
+    :func:`check_predictions`)."""
     hint = (
         "Run compute_clip_embeddings (embeddings_field="
         f"{embeddings_field!r}) or apply_lenet with embeddings_field={embeddings_field!r} first."
@@ -92,7 +127,8 @@ def check_embeddings(view, embeddings_field: Optional[str], what: str) -> None:
             f"No embeddings field {embeddings_field!r} (embeddings_field) on this dataset: "
             f"{what} needs embeddings. {hint}"
         )
-    missing = view.exists(embeddings_field, False).count()
+    counts = counts or score_counts(view, None, embeddings_field)
+    missing = counts["n"] - counts["embeddings"]
     if missing:
         raise FieldError(
             f"{missing} sample(s) in the view have no embedding in {embeddings_field!r} "
@@ -112,8 +148,9 @@ def check_sample_count(view, score: str, n: Optional[int] = None) -> None:
         )
 
 
-def check_scores(view, scores: Iterable[str]) -> list[str]:
-    """Checks the ``scores`` list (known names, at least one, enough samples).
+def check_scores(view, scores: Iterable[str], n: Optional[int] = None) -> list[str]:
+    """Checks the ``scores`` list (known names, at least one, enough samples; ``n``: the
+    view's size, when the caller has counted it).
 
     Returns:
         the scores without duplicates, in the order given
@@ -123,13 +160,15 @@ def check_scores(view, scores: Iterable[str]) -> list[str]:
         raise InputError(f"Choose at least one score in scores: {', '.join(defaults.SCORES)}")
     for s in scores:
         score_field(s, "x")
-    n = require_nonempty(view)
+    n = require_nonempty(view, n=n)
     for s in scores:
         check_sample_count(view, s, n)
     return scores
 
 
-def check_pred_field(view, pred_field: Optional[str], scores: Iterable[str]) -> Optional[str]:
+def check_pred_field(
+    view, pred_field: Optional[str], scores: Iterable[str], counts: Optional[dict] = None
+) -> Optional[str]:
     """Checks ``pred_field`` for hardness (logits) and mistakenness (logits or confidences)."""
     scores = list(scores)
     if not any(s in PRED_SCORES for s in scores):
@@ -145,7 +184,7 @@ def check_pred_field(view, pred_field: Optional[str], scores: Iterable[str]) -> 
             f"Hardness and mistakenness need a Classification prediction field (pred_field): {hint}"
         )
     what = "hardness" if "hardness" in scores else "mistakenness"
-    check_predictions(view, pred_field, "hardness" in scores, what)
+    check_predictions(view, pred_field, "hardness" in scores, what, counts)
     for s in PRED_SCORES:
         if s in scores:
             check_output(view, score_field(s, pred_field), s)
@@ -168,12 +207,12 @@ def check_gt_field(
 
 
 def check_embeddings_field(
-    view, embeddings_field: Optional[str], scores: Iterable[str]
+    view, embeddings_field: Optional[str], scores: Iterable[str], counts: Optional[dict] = None
 ) -> Optional[str]:
     """Checks ``embeddings_field`` for uniqueness and representativeness."""
     chosen = [s for s in EMBEDDING_SCORES if s in list(scores)]
     if chosen:
-        check_embeddings(view, embeddings_field, chosen[0])
+        check_embeddings(view, embeddings_field, chosen[0], counts)
     for s in chosen:
         check_output(view, score_field(s, embeddings_field), s)
     return embeddings_field
@@ -186,9 +225,11 @@ def validate_scores(
     gt_field: str = defaults.GROUND_TRUTH,
     embeddings_field: Optional[str] = None,
 ) -> list[str]:
-    """Every check of a combined request, computing nothing; returns the score list."""
-    scores = check_scores(view, scores)
-    check_pred_field(view, pred_field, scores)
+    """Every check of a combined request, computing nothing (one counting pass over
+    the view); returns the score list."""
+    counts = score_counts(view, pred_field, embeddings_field)
+    scores = check_scores(view, scores, counts["n"])
+    check_pred_field(view, pred_field, scores, counts)
     check_gt_field(view, gt_field, scores, pred_field)
-    check_embeddings_field(view, embeddings_field, scores)
+    check_embeddings_field(view, embeddings_field, scores, counts)
     return scores

@@ -53,13 +53,14 @@ def training_views(
     return train, val
 
 
-def check_split(split_view, tag: str, param: str = "train_tag") -> int:
-    """Checks that a split (train or val) has samples; returns its count (one aggregation).
+def check_split(split_view, tag: str, param: str = "train_tag", n: int | None = None) -> int:
+    """Checks that a split (train or val) has samples; returns its count (one
+    aggregation, none when the caller passes the count ``n``).
 
     Raises:
         EmptyViewError: naming the split's tag parameter and what to do
     """
-    n = split_view.count()
+    n = split_view.count() if n is None else n
     if n == 0:
         role = "train" if param == "train_tag" else "validation"
         raise EmptyViewError(
@@ -86,14 +87,35 @@ def split_views(
     return train, val
 
 
+def split_label_counts(train, val, label_field: str) -> tuple[dict, dict]:
+    """``{label: count}`` of the train and val splits (one aggregation pass each):
+    what a form needs for :func:`check_split` and :func:`classes_of` at once."""
+    path = f"{label_field}.label"
+    return tuple(
+        {k: v for k, v in split.count_values(path).items() if k is not None}
+        for split in (train, val)
+    )
+
+
 def training_classes(train, val, label_field: str) -> list[str]:
     """The sorted classes of the train split (two ``distinct`` aggregations).
 
     Raises:
+        InputError: see :func:`classes_of`
+    """
+    return classes_of(
+        distinct_labels(train, label_field), distinct_labels(val, label_field), label_field
+    )
+
+
+def classes_of(train_labels, val_labels, label_field: str) -> list[str]:
+    """The rule on the splits' classes; returns train's classes, sorted.
+
+    Raises:
         InputError: val has a class train lacks, or train has fewer than 2 classes
     """
-    classes = distinct_labels(train, label_field)
-    missing = sorted(set(distinct_labels(val, label_field)) - set(classes))
+    classes = sorted(train_labels)
+    missing = sorted(set(val_labels) - set(classes))
     if missing:
         raise InputError(
             f"The validation split has classes the train split lacks: {', '.join(missing)}. "
