@@ -1,7 +1,8 @@
 """Benchmark: the whole ClassLab workflow without CLIP on all 70,000 MNIST samples.
 
 Runs ``classlab.job.workflow.run_workflow`` (every step a call of the core API)
-on a fresh dataset in a private database, then runs it
+on a fresh dataset in a private database (``--keep``: kept in
+``.classlab-data/workflow`` for ``benchmarks/curation_gain.py``), then runs it
 again (every step already done: the baseline a re-run costs), and prints each
 step's wall time and peak memory side by side with the targets (15 minutes and
 4 GiB in all on 2 CPU cores) and with the re-run.
@@ -9,12 +10,13 @@ step's wall time and peak memory side by side with the targets (15 minutes and
 Usage::
 
     .venv/bin/python benchmarks/workflow.py [--mnist-dir DIR] [--subset N] [--epochs 5]
-        [--json out.json]
+        [--repeats N] [--keep] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -27,12 +29,40 @@ TARGET_SECONDS = 15 * 60
 TARGET_MIB = 4 * 1024
 
 
+# --keep: the database and files stay here ($CLASSLAB_BENCH_DIR overrides it)
+DATA_DIR = Path(os.environ.get("CLASSLAB_BENCH_DIR", ROOT / ".classlab-data" / "workflow"))
+
+
 def _isolate(tmp: Path) -> None:
     """A private database, plugins dir and ClassLab root (set before fiftyone is imported)."""
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tests")]
     from support.mongo import isolate
 
     isolate(tmp, ROOT)
+
+
+def isolate_kept(data_dir: Path = DATA_DIR) -> None:
+    """Like :func:`_isolate` (``tests/support/mongo.py``'s environment), in a directory
+    that is kept and reused by later runs (``--keep``, ``benchmarks/curation_gain.py``):
+    its database, models and media stay there."""
+    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tests")]
+    from support.mongo import start_private_mongod
+
+    (data_dir / "plugins").mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "plugins" / "classlab").exists():
+        os.symlink(ROOT, data_dir / "plugins" / "classlab")
+    os.environ.update(
+        FIFTYONE_DATABASE_DIR=str(data_dir / "db"),
+        FIFTYONE_PLUGINS_DIR=str(data_dir / "plugins"),
+        FIFTYONE_DEFAULT_DATASET_DIR=str(data_dir / "fiftyone"),
+        CLASSLAB_ROOT=str(data_dir / "classlab"),
+        FIFTYONE_DO_NOT_TRACK="true",
+        FIFTYONE_DATABASE_VALIDATION="false",
+        FIFTYONE_SHOW_PROGRESS_BARS="false",
+        HF_HUB_OFFLINE="1",
+        NO_ALBUMENTATIONS_UPDATE="1",
+    )
+    os.environ["FIFTYONE_DATABASE_URI"] = start_private_mongod(data_dir / "db")
 
 
 def _table(first, again) -> str:
@@ -82,10 +112,20 @@ def main(argv=None) -> int:
     )
     p.add_argument("--subset", type=int, default=None, help="first N of each split (default all)")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--finetune-epochs", type=int, default=2)
+    p.add_argument("--finetune-epochs", type=int, default=None, help="default: the job's")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help=f"use and keep the database and files in {DATA_DIR} (a later "
+        "run, or benchmarks/curation_gain.py, reuses them; the dataset is started over)",
+    )
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
 
+    if args.keep:
+        isolate_kept()
+        return _run(args)
     tmp = Path(tempfile.mkdtemp(prefix="classlab-bench-workflow-"))
     try:
         _isolate(tmp)
@@ -109,9 +149,11 @@ def _run(args) -> int:
         clip=False,
         device="cpu",
         epochs=args.epochs,
-        finetune_epochs=args.finetune_epochs,
+        repeats=args.repeats,
     )
-    first = run_workflow(cfg)
+    if args.finetune_epochs is not None:
+        cfg.finetune_epochs = args.finetune_epochs
+    first = run_workflow(dataclasses.replace(cfg, fresh=True))
     again = run_workflow(cfg)
     seconds = sum(r.seconds for r in first.results)
     cpu = sum(r.cpu_seconds for r in first.results)
@@ -137,6 +179,7 @@ def _run(args) -> int:
         f"{peak + peak_db:.0f} MiB together ({(peak + peak_db) / TARGET_MIB:.2f}x the 4 GiB "
         f"target); ru_maxrss of this process {maxrss:.0f} MiB"
     )
+    print("\n".join(first.comparison.get("lines", [])))
     print(f"comparison: {json.dumps(first.comparison)}")
     if args.json:
         Path(args.json).write_text(

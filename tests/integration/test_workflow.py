@@ -161,11 +161,24 @@ def test_workflow_end_to_end(mnist_dir, dataset_name, caplog):
     assert originals.count("lenet") == originals.count("lenet_v2") == originals.count()
     # the comparison: accuracies on the test split, fixed/broken counts that add up
     cmp = report.comparison
-    assert set(cmp["accuracy"]) == {defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD, "lenet_v2"}
+    assert set(cmp["accuracy"]) == {
+        defaults.CLIP_ZERO_SHOT,
+        defaults.LENET_FIELD,
+        "lenet_v2",
+        defaults.MODEL_V2_CONTROL,
+    }
     assert all(0.0 <= a <= 1.0 for a in cmp["accuracy"].values())
     fvb = cmp["fixed_vs_broken"]
     assert fvb["n"] == 200 == fvb["fixed"] + fvb["broken"] + fvb["still_right"] + fvb["still_wrong"]
     assert cmp["clip_random_weights"] is True
+    # the paired tests: v2 vs v1 (its fixed/broken are the ones above), and the control
+    assert set(cmp["paired"]) == {"v2_vs_v1", "v2_vs_control", "control_vs_v1"}
+    whole = cmp["paired"]["v2_vs_v1"]
+    assert (whole["fixed"], whole["broken"], whole["n"]) == (fvb["fixed"], fvb["broken"], 200)
+    assert report.summary().splitlines()[-4].startswith("lenet_v2 vs lenet: ")
+    assert "attribution: of lenet_v2's" in report.summary()
+    ctl = get_record(ds, "models", defaults.MODEL_V2_CONTROL)
+    assert ctl["parent"] == "lenet_v1" and ctl["num_train"] < v2["num_train"]
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "RANDOM WEIGHTS" in text and "(random weights)" in text
     assert "[train_lenet]" in text  # training progress reached the terminal
@@ -175,3 +188,4 @@ def test_workflow_end_to_end(mnist_dir, dataset_name, caplog):
     expected = {name: "skipped" for name in STEP_NAMES} | {"compare": "done"}
     assert _statuses(again) == expected
     assert again.comparison["fixed_vs_broken"] == cmp["fixed_vs_broken"]
+    assert again.comparison["paired"] == cmp["paired"]

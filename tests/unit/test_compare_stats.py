@@ -10,6 +10,7 @@ from classlab.compare.stats import (
     describe,
     mcnemar_exact,
     paired_comparison,
+    pooled_comparison,
 )
 from classlab.errors import InputError
 from scipy.stats import binomtest
@@ -109,3 +110,32 @@ def test_paired_comparison_and_description():
 def test_bootstrap_rejects_bad_input(kwargs, message):
     with pytest.raises(InputError, match=message):
         bootstrap_accuracy_diff(**kwargs)
+
+
+def test_pooled_with_one_pair_is_the_paired_comparison():
+    a, b = _pair(1000, fixed=30, broken=9, wrong_both=5)
+    assert pooled_comparison([(a, b)]) == {**paired_comparison(a, b), "repeats": 1}
+
+
+def test_pooled_sums_mcnemar_and_bootstraps_the_samples():
+    pairs = [_pair(5000, 25, 10, 20, seed=s) for s in range(3)]
+    res = pooled_comparison(pairs, seed=3)
+    assert res["repeats"] == 3 and res["n"] == 5000
+    assert (res["fixed"], res["broken"]) == (75, 30)
+    assert res["p_value"] == pytest.approx(binomtest(30, 105, 0.5).pvalue)
+    assert res["diff"] == pytest.approx((75 - 30) / (3 * 5000))
+    assert res == pooled_comparison(pairs, seed=3)  # seeded
+    # the cluster bootstrap: resample samples, each with its 3 repeats (slow way)
+    d = np.mean([b.astype(int) - a.astype(int) for a, b in pairs], axis=0)
+    rng = np.random.default_rng(0)
+    slow = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(1000)])
+    s_lo, s_hi = np.quantile(slow, [0.025, 0.975])
+    assert abs(res["ci_low"] - s_lo) < 0.0006 and abs(res["ci_high"] - s_hi) < 0.0006
+    assert res["ci_low"] <= res["diff"] <= res["ci_high"]
+
+
+def test_pooled_rejects_pairs_on_different_samples():
+    with pytest.raises(InputError, match="same non-empty set of samples"):
+        pooled_comparison([([1, 0], [1, 1]), ([1, 0, 1], [1, 1, 1])])
+    with pytest.raises(InputError, match="at least one"):
+        pooled_comparison([])

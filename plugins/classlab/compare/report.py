@@ -1,4 +1,8 @@
-"""A static HTML report of a model comparison (tables + plotly figures), for scripts."""
+"""A static HTML report of a model comparison (tables + plotly figures), for scripts.
+
+Next to the agreement of two models (fixed/broken), the paired test of B against A:
+exact McNemar p-value and a bootstrap 95% interval (:mod:`classlab.compare.paired`).
+"""
 
 from __future__ import annotations
 
@@ -70,6 +74,7 @@ def write_report(
         parts += [
             f"<h2>Agreement: A = {html.escape(agr['a'])}, B = {html.escape(agr['b'])}</h2>",
             f"<table border='1'>{rows}</table>",
+            _paired_html(dataset_or_view, agr["a"], agr["b"], gt_field),
         ]
     for i, fig in enumerate(figs):
         parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0)))
@@ -80,3 +85,16 @@ def write_report(
     )
     logger.info("Wrote the comparison report to %s", path)
     return path
+
+
+def _paired_html(view, field_a: str, field_b: str, gt_field: str) -> str:
+    """The paired test of B against A (exact McNemar on fixed/broken, bootstrap 95%
+    interval of the accuracy difference), next to the agreement table."""
+    from classlab.compare.paired import paired_from_view
+    from classlab.compare.stats import describe
+
+    res = paired_from_view(view, field_a, field_b, gt_field)
+    return (
+        f"<p class='paired'>Paired test on {res['n']} samples: "
+        f"{html.escape(describe(field_a, field_b, res))}</p>"
+    )

@@ -11,6 +11,7 @@
   draw of how many -1s and +1s a resample holds: 1,000 resamples cost 1,000
   multinomial draws, whatever ``n`` is (no ``resamples x n`` index matrix).
 - :func:`paired_comparison`: both, from two boolean "is right" arrays.
+- :func:`pooled_comparison`: both, pooled over repeated (seeded) pairs of runs.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def _right(values: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _check_bootstrap(resamples: Any, confidence: Any) -> None:
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)):
+        raise InputError(f"resamples must be a whole number >= 100, got {resamples!r}")
+    if resamples < 100:
+        raise InputError(f"resamples must be a whole number >= 100, got {resamples!r}")
+    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
+        raise InputError(f"confidence must be a number between 0 and 1, got {confidence!r}")
+
+
 def bootstrap_accuracy_diff(
     right_a: Any,
     right_b: Any,
@@ -78,12 +88,7 @@ def bootstrap_accuracy_diff(
     a, b = _right(right_a, "right_a"), _right(right_b, "right_b")
     if len(a) != len(b) or not len(a):
         raise InputError("right_a and right_b must be non-empty and of the same length")
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)):
-        raise InputError(f"resamples must be a whole number >= 100, got {resamples!r}")
-    if resamples < 100:
-        raise InputError(f"resamples must be a whole number >= 100, got {resamples!r}")
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise InputError(f"confidence must be a number between 0 and 1, got {confidence!r}")
+    _check_bootstrap(resamples, confidence)
     n = len(a)
     fixed, broken = int((b & ~a).sum()), int((a & ~b).sum())
     probs = np.array([fixed, broken, n - fixed - broken], dtype=float) / n
@@ -137,3 +142,72 @@ def describe(name_a: str, name_b: str, result: dict[str, Any]) -> str:
         f"McNemar p = {p_text} ({sig} at 0.05; fixed {result['fixed']}, "
         f"broken {result['broken']})"
     )
+
+
+def _pairs(pairs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``repeats x n`` boolean matrices of A's and B's "is right", from the pairs."""
+    pairs = list(pairs)
+    if not pairs:
+        raise InputError("pairs must hold at least one (right_a, right_b) pair")
+    a = [_right(ra, "right_a") for ra, _ in pairs]
+    b = [_right(rb, "right_b") for _, rb in pairs]
+    n = len(a[0])
+    if not n or any(len(x) != n for x in a + b):
+        raise InputError(
+            "every (right_a, right_b) pair must hold the same non-empty set of samples"
+        )
+    return np.stack(a), np.stack(b)
+
+
+def pooled_comparison(
+    pairs: Any,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+) -> dict[str, Any]:
+    """:func:`paired_comparison` pooled over repeats: several (A, B) pairs of runs
+    (e.g. seeds ``s, s+1, ...`` of both models) on the SAME samples.
+
+    - accuracies and their difference: the means over the pairs;
+    - McNemar: the exact test on ``fixed`` and ``broken`` SUMMED over the pairs
+      (it treats every discordant (sample, repeat) as independent; the repeats
+      share the test samples, so with several repeats this p-value is optimistic);
+    - the bootstrap interval resamples the TEST SAMPLES (a cluster bootstrap):
+      each resampled sample brings all its repeats, so the sharing is accounted
+      for. Per sample the summed difference over ``R`` repeats is an integer in
+      ``[-R, R]``, so a resample is again one multinomial draw (no index matrix).
+
+    With one pair the result equals :func:`paired_comparison`'s.
+
+    Args:
+        pairs: ``[(right_a, right_b), ...]``, each as in :func:`paired_comparison`
+
+    Returns:
+        :func:`paired_comparison`'s keys (``fixed``/``broken`` summed) plus
+        ``"repeats"``
+    """
+    a, b = _pairs(pairs)
+    repeats, n = a.shape
+    if repeats == 1:
+        return {**paired_comparison(a[0], b[0], resamples, confidence, seed), "repeats": 1}
+    _check_bootstrap(resamples, confidence)
+    per_sample = (b.astype(int) - a.astype(int)).sum(axis=0) + repeats  # 0 .. 2R
+    probs = np.bincount(per_sample, minlength=2 * repeats + 1) / n
+    draws = np.random.default_rng(seed).multinomial(n, probs, size=int(resamples))
+    diffs = draws @ (np.arange(2 * repeats + 1) - repeats) / (n * repeats)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(diffs, [tail, 1.0 - tail])
+    fixed, broken = int((b & ~a).sum()), int((a & ~b).sum())
+    return {
+        "n": n,
+        "accuracy_a": float(a.mean()),
+        "accuracy_b": float(b.mean()),
+        "diff": float(b.mean() - a.mean()),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "confidence": confidence,
+        "fixed": fixed,
+        "broken": broken,
+        "p_value": mcnemar_exact(fixed, broken),
+        "repeats": repeats,
+    }

@@ -5,6 +5,8 @@ makes this checkout a FiftyOne plugin (for the App it opens at the end).
 
 Modules: ``workflow`` (the steps and :func:`run_workflow`), ``settings``
 (:class:`WorkflowConfig`), ``checks`` (what a dataset already holds),
+``comparing`` (the compare step: paired tests, control, repeats), ``reset``
+(:func:`start_over`),
 ``clip_run`` (the run's CLIP model and cache), ``outcomes`` (typed step
 results), ``runner`` (steps, progress lines, summary table), ``memory`` (RSS
 and CPU sampling), ``cli`` and ``plugin``.

@@ -84,7 +84,17 @@ class DoneChecks:
         return self.cfg.augment_key in list_augmentations(self.ds)
 
     def has_model_v2(self) -> bool:
-        return self._has_model(self.cfg.model_v2)
+        return all(self._has_model(key) for key, _, _, _ in self.cfg.runs("v2"))
 
     def has_lenet_v2(self) -> bool:
-        return self._has_fields(self.cfg.field_v2) and self.ds.has_evaluation(self.cfg.eval_v2)
+        return self._has_predictions("v2")
+
+    def has_model_control(self) -> bool:
+        return all(self._has_model(key) for key, _, _, _ in self.cfg.runs("control"))
+
+    def has_lenet_control(self) -> bool:
+        return self._has_predictions("control")
+
+    def _has_predictions(self, which: str) -> bool:
+        evals = set(self.ds.list_evaluations())
+        return all(self._has_fields(fld) and ev in evals for _, fld, ev, _ in self.cfg.runs(which))

@@ -2,7 +2,8 @@
 
 Runs the whole ClassLab workflow through the ClassLab core (load MNIST,
 split, CLIP embeddings and zero-shot, LeNet-5, scores, tag, augment, fine-tune,
-compare), skipping the steps that are already done, prints a summary with each
+the control fine-tuning without the augmented samples, compare with paired tests),
+skipping the steps that are already done, prints a summary with each
 step's time and peak memory, then opens the FiftyOne App with the dataset and
 the model comparison panel (``--headless``: no App).
 """
@@ -50,7 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--finetune-epochs",
         type=int,
         default=d.finetune_epochs,
-        help="epochs of the fine-tuning on the augmented samples",
+        help="epochs of the fine-tuning of lenet_v2 (with the augmented samples) and of its "
+        "control lenet_v2_control (without them)",
+    )
+    add(
+        "--finetune-lr",
+        type=float,
+        default=d.finetune_lr,
+        help="peak learning rate of both fine-tunings",
+    )
+    add(
+        "--repeats",
+        type=int,
+        default=d.repeats,
+        help="fine-tune N seeded copies of lenet_v2 and of the control (seeds seed, seed+1, "
+        "...; keys lenet_v2, lenet_v2_s1, ...) and report mean, standard deviation and the "
+        "paired tests pooled over them",
     )
     clip = p.add_argument_group("CLIP").add_argument
     clip("--no-clip", action="store_true", help="skip the CLIP steps")
@@ -94,6 +110,8 @@ def config_from_args(args):
         device=args.device,
         epochs=args.epochs,
         finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
+        repeats=args.repeats,
         clip=not args.no_clip,
         clip_model=args.clip_model,
         clip_pretrained=args.clip_pretrained,

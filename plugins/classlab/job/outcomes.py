@@ -171,20 +171,50 @@ class Augmented:
 
 
 @dataclass
+class Runs:
+    """``finetune``/``apply_*`` with ``repeats`` > 1: one outcome per repeat that ran."""
+
+    runs: list
+
+    def summary(self) -> str:
+        return "; ".join(r.summary() for r in self.runs)
+
+
+def one_or_many(outcomes: list):
+    """The step's outcome: the single run's, a :class:`Runs` of several, or a note
+    when every repeat already existed."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    return Runs(outcomes) if outcomes else "every repeat already done"
+
+
+@dataclass
 class Compared:
-    """``compare``: test accuracy per model and what the second LeNet fixed and broke."""
+    """``compare``: test accuracy per model, what the second LeNet fixed and broke,
+    the paired tests (v2 vs v1, v2 vs control, control vs v1; pooled over the
+    repeats), the repeats' accuracy spread, and the summary lines."""
 
     accuracy: dict[str, float]
     random_weights: list[str]
     fixed_vs_broken: dict[str, int]
     clip_random_weights: bool
+    paired: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repeats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
-        """The ``WorkflowReport.comparison`` dict (what README, tests and benchmarks read)."""
+        """The ``WorkflowReport.comparison`` dict (what README, tests and benchmarks read):
+        ``accuracy``, ``fixed_vs_broken``, ``clip_random_weights``, ``paired`` (
+        ``{"v2_vs_v1"|"v2_vs_control"|"control_vs_v1": paired_comparison's dict +
+        "a", "b", "text"}``), ``repeats`` (``{model: {"fields", "accuracy", "mean",
+        "std"}}``) and ``lines`` (the summary's paired lines)."""
         return {
             "accuracy": dict(self.accuracy),
             "fixed_vs_broken": dict(self.fixed_vs_broken),
             "clip_random_weights": self.clip_random_weights,
+            "paired": {k: dict(v) for k, v in self.paired.items()},
+            "repeats": {k: dict(v) for k, v in self.repeats.items()},
+            "lines": list(self.lines),
         }
 
     def summary(self) -> str:

@@ -223,3 +223,14 @@ def format_summary(results: list[StepResult]) -> str:
     peak = max((r.peak_rss_mb for r in results), default=0.0)
     lines.append(f"total {total:.1f} s, peak RSS {peak:.0f} MiB")
     return "\n".join(lines)
+
+
+def repeat_progress(progress: ProgressFn, i: int, n: int) -> ProgressFn:
+    """Repeat ``i`` of ``n``'s share of a step's progress."""
+    if n == 1:
+        return progress
+
+    def report(fraction: float, label=None) -> None:
+        progress((i + fraction) / n, f"repeat {i + 1}/{n}: {label or ''}")
+
+    return report

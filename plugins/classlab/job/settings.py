@@ -9,7 +9,9 @@ from classlab import defaults
 
 # the FiftyOne MNIST tutorial's selection of training samples to fix, in one run:
 # misclassified + top 0.1% unique + top 0.1% representative + bottom 1% confidence
-# among the correct ones (scores from the LeNet-5 embeddings)
+# among the correct ones (scores from the LeNet-5 embeddings). The job's default
+# was this (2 copies, 2 epochs at 3e-3) until the curation-gain measurements
+# (benchmarks/RESULTS.md): now defaults.CURATION_SELECTION.
 TUTORIAL_SELECTION = dict(
     misclassified=True, unique_top=0.001, representative_top=0.001, low_confidence_bottom=0.01
 )
@@ -24,9 +26,17 @@ class WorkflowConfig:
     ``hf-hub:`` model name) when those weights can be loaded, else its steps
     are skipped with the reason; ``clip_random_weights`` runs them with random
     weights instead (labelled so everywhere); ``clip=False`` skips them.
-    ``tag_params`` are :class:`~classlab.curation.tagging.Criteria` fields;
+    ``tag_params`` are :class:`~classlab.curation.tagging.Criteria` fields
+    (default ``defaults.CURATION_SELECTION``: misclassified + hardest 20%);
     ``augment_params`` are arguments of
     :func:`~classlab.curation.augment.augment_samples`.
+
+    ``model_v2`` is fine-tuned from ``model_v1`` for ``finetune_epochs`` at peak
+    learning rate ``finetune_lr`` WITH the augmented samples; ``model_control``
+    the same way (same parent, epochs, learning rate and seed) WITHOUT them.
+    ``repeats`` N > 1 fine-tunes N seeded copies of each (seeds ``seed``,
+    ``seed + 1``, ...; repeat i >= 1 gets the run key, field and eval key
+    suffixed ``_s{i}``: ``lenet_v2_s1``), see :func:`repeat_name`.
     """
 
     dataset_name: str = defaults.MNIST_DATASET_NAME
@@ -43,15 +53,47 @@ class WorkflowConfig:
     clip_batch_size: int = 64
     viz_method: str = "umap"
     epochs: int = 5
-    finetune_epochs: int = 2
+    finetune_epochs: int = defaults.FINETUNE_EPOCHS
+    finetune_lr: float = defaults.FINETUNE_LR
     batch_size: int = 256
+    repeats: int = 1
     model_v1: str = defaults.MODEL_V1
     model_v2: str = defaults.MODEL_V2
     field_v2: str = defaults.MODEL_V2
     eval_v2: str = f"eval_{defaults.MODEL_V2}"
-    tag_params: dict[str, Any] = field(default_factory=lambda: dict(TUTORIAL_SELECTION))
+    model_control: str = defaults.MODEL_V2_CONTROL
+    field_control: str = defaults.MODEL_V2_CONTROL
+    eval_control: str = f"eval_{defaults.MODEL_V2_CONTROL}"
+    tag_params: dict[str, Any] = field(default_factory=lambda: dict(defaults.CURATION_SELECTION))
     augment_key: str = defaults.AUGMENT_RUN_KEY
     augment_params: dict[str, Any] = field(
-        default_factory=lambda: dict(preset=defaults.AUGMENT_PRESET, num_copies=2)
+        default_factory=lambda: dict(
+            preset=defaults.AUGMENT_PRESET, num_copies=defaults.CURATION_COPIES
+        )
     )
     only: Optional[list[str]] = None
+
+    def __post_init__(self):
+        from classlab.errors import InputError
+
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise InputError(f"repeats must be a whole number >= 1, got {self.repeats!r}")
+        if not (isinstance(self.finetune_lr, (int, float)) and self.finetune_lr > 0):
+            raise InputError(f"finetune_lr must be a number > 0, got {self.finetune_lr!r}")
+
+    def runs(self, which: str) -> list[tuple[str, str, str, int]]:
+        """``[(run_key, field, eval_key, seed), ...]``, one per repeat, of ``"v2"`` or
+        ``"control"``."""
+        key, fld, ev = {
+            "v2": (self.model_v2, self.field_v2, self.eval_v2),
+            "control": (self.model_control, self.field_control, self.eval_control),
+        }[which]
+        return [
+            (repeat_name(key, i), repeat_name(fld, i), repeat_name(ev, i), self.seed + i)
+            for i in range(self.repeats)
+        ]
+
+
+def repeat_name(name: str, i: int) -> str:
+    """The run key / field / eval key of repeat ``i`` (0: ``name`` itself)."""
+    return name + defaults.REPEAT_SUFFIX.format(i=i) if i else name

@@ -3,8 +3,10 @@
 Load MNIST, split train/val, CLIP embeddings (+ 2-D map + similarity index) and
 zero-shot labels, train LeNet-5, apply and evaluate it (with embeddings), the
 four brain scores, tag the training samples to fix, augment them, fine-tune a
-second LeNet-5 from the first on the augmented set, apply and evaluate it, and
-compare the models. Each step calls one core function with a progress callback,
+second LeNet-5 from the first on the augmented set, apply and evaluate it, the
+same fine-tuning WITHOUT the augmented samples (the control), and compare the
+models with paired tests (is v2's gain real, and how much of it do the augmented
+samples bring?). Each step calls one core function with a progress callback,
 returns a typed outcome (:mod:`classlab.job.outcomes`) built from what that call
 returned, and is skipped when its result exists. Both CLIP steps share one
 :class:`~classlab.clip.ModelCache`: the model is loaded once per run.
@@ -22,7 +24,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -30,7 +31,8 @@ from classlab import defaults
 from classlab.job import outcomes as out
 from classlab.job.checks import DoneChecks
 from classlab.job.clip_run import ClipRun
-from classlab.job.runner import Step, StepResult, format_summary, run_steps
+from classlab.job.reset import start_over
+from classlab.job.runner import Step, StepResult, format_summary, repeat_progress, run_steps
 from classlab.job.settings import TUTORIAL_SELECTION, WorkflowConfig
 from classlab.progress import ProgressFn
 
@@ -48,7 +50,9 @@ logger = logging.getLogger("classlab")
 
 # Every step: (name = the Workflow method that runs it, title for the log ({c} is the
 # config), the Workflow method that says whether its result exists, or None: it
-# always runs). The order is the order of the workflow.
+# always runs). The order is the order of the workflow. The fine-tune/apply steps
+# of lenet_v2 and of its control (no augmented samples) handle every repeat and
+# run only the missing ones; ``compare`` adds the paired tests (job.comparing).
 STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
     ("load_mnist", "load MNIST", "has_dataset"),
     ("split", "split train into train/val", "has_split"),
@@ -65,7 +69,13 @@ STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
         "has_model_v2",
     ),
     ("apply_lenet_v2", "apply + evaluate {c.model_v2}", "has_lenet_v2"),
-    ("compare", "compare the models on the test split", None),
+    (
+        "finetune_control",
+        "fine-tune the control {c.model_control} from {c.model_v1} WITHOUT the augmented samples",
+        "has_model_control",
+    ),
+    ("apply_control", "apply + evaluate {c.model_control}", "has_lenet_control"),
+    ("compare", "compare the models on the test split, paired tests", None),
 )
 STEP_NAMES = tuple(name for name, _, _ in STEP_TABLE)
 CLIP_STEPS = ("clip_embeddings", "zero_shot")  # skipped (with the reason) when CLIP cannot run
@@ -85,8 +95,10 @@ class WorkflowReport:
         return all(r.status != "failed" for r in self.results)
 
     def summary(self) -> str:
-        """The per-step table (time, peak memory, result)."""
-        return format_summary(self.results)
+        """The per-step table (time, peak memory, result), then the comparison's
+        paired tests and attribution (see :mod:`classlab.job.comparing`)."""
+        lines = self.comparison.get("lines", [])
+        return format_summary(self.results) + "".join(f"\n{line}" for line in lines)
 
 
 class Workflow(DoneChecks):
@@ -202,17 +214,21 @@ class Workflow(DoneChecks):
             res.get("accuracy"),
         )
 
-    def _train(self, progress: ProgressFn, run_key: str, epochs: int, **kwargs) -> out.Trained:
+    def _train(
+        self, progress: ProgressFn, run_key: str, epochs: int, seed=None, lr=None, **kwargs
+    ) -> out.Trained:
         from classlab.lenet.runs import train_lenet
 
         c = self.cfg
+        config = dict(epochs=epochs, batch_size=c.batch_size, seed=c.seed, device=c.device)
+        config.update({k: v for k, v in (("seed", seed), ("lr", lr)) if v is not None})
         rec = train_lenet(
             self.ds,
             run_key=run_key,
             label_field=defaults.GROUND_TRUTH,
             train_tag=defaults.TRAIN_TAG,
             val_tag=defaults.VAL_TAG,
-            config=dict(epochs=epochs, batch_size=c.batch_size, seed=c.seed, device=c.device),
+            config=config,
             progress=progress,
             **kwargs,
         )
@@ -221,16 +237,33 @@ class Workflow(DoneChecks):
     def train_lenet(self, progress: ProgressFn) -> out.Trained:
         return self._train(progress, self.cfg.model_v1, self.cfg.epochs)
 
-    def finetune(self, progress: ProgressFn) -> out.Trained:
-        c = self.cfg
-        return self._train(
-            progress,
-            c.model_v2,
-            c.finetune_epochs,
-            init_from=c.model_v1,
-            include_augmented=True,
-            augmented_tag=defaults.AUGMENTED_TAG,
-        )
+    def _finetune(self, progress: ProgressFn, which: str, augmented: bool):
+        """Fine-tunes every repeat of ``which`` ("v2"/"control") that is not yet
+        registered (a resumed run trains only the missing ones)."""
+        c, done = self.cfg, []
+        runs = c.runs(which)
+        for i, (key, _, _, seed) in enumerate(runs):
+            if self._has_model(key):
+                continue
+            done.append(
+                self._train(
+                    repeat_progress(progress, i, len(runs)),
+                    key,
+                    c.finetune_epochs,
+                    seed=seed,
+                    lr=c.finetune_lr,
+                    init_from=c.model_v1,
+                    include_augmented=augmented,
+                    augmented_tag=defaults.AUGMENTED_TAG,
+                )
+            )
+        return out.one_or_many(done)
+
+    def finetune(self, progress: ProgressFn):
+        return self._finetune(progress, "v2", augmented=True)
+
+    def finetune_control(self, progress: ProgressFn):
+        return self._finetune(progress, "control", augmented=False)
 
     def _apply(self, progress, run_key, label_field, eval_key, embeddings_field) -> out.Applied:
         from classlab.lenet.apply import apply_lenet
@@ -266,9 +299,22 @@ class Workflow(DoneChecks):
             defaults.LENET_EMBEDDINGS,
         )
 
-    def apply_lenet_v2(self, progress: ProgressFn) -> out.Applied:
-        c = self.cfg
-        return self._apply(progress, c.model_v2, c.field_v2, c.eval_v2, embeddings_field="")
+    def _apply_runs(self, progress: ProgressFn, which: str):
+        """Applies + evaluates every repeat of ``which`` whose field or evaluation is
+        missing."""
+        runs, done = self.cfg.runs(which), []
+        evals = set(self.ds.list_evaluations())
+        for i, (key, fld, ev, _) in enumerate(runs):
+            if self._has_fields(fld) and ev in evals:
+                continue
+            done.append(self._apply(repeat_progress(progress, i, len(runs)), key, fld, ev, ""))
+        return out.one_or_many(done)
+
+    def apply_lenet_v2(self, progress: ProgressFn):
+        return self._apply_runs(progress, "v2")
+
+    def apply_control(self, progress: ProgressFn):
+        return self._apply_runs(progress, "control")
 
     def scores(self, progress: ProgressFn) -> out.Scored:
         from classlab.curation.scores import compute_sample_scores
@@ -319,49 +365,9 @@ class Workflow(DoneChecks):
         )
 
     def compare(self, progress: ProgressFn) -> out.Compared:
-        from classlab.compare import compare_models, fixed_vs_broken
+        from classlab.job.comparing import compare_runs
 
-        c, test = self.cfg, self.ds.match_tags(defaults.TEST_TAG)
-        models = (defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD, c.field_v2)
-        fields = [f for f in models if self.ds.has_sample_field(f)]
-        rows = compare_models(test, fields=fields, gt_field=defaults.GROUND_TRUTH)["summary"]
-        rows = rows.to_dict("records")
-        for row in rows:
-            weights = " (random weights)" if row.get("random_weights") else ""
-            logger.info("  test accuracy of %-16s %.4f%s", row["field"], row["accuracy"], weights)
-        fvb = fixed_vs_broken(
-            test, defaults.LENET_FIELD, c.field_v2, gt_field=defaults.GROUND_TRUTH
-        )
-        counts = {k: fvb[k] for k in ("n", "fixed", "broken", "still_right", "still_wrong")}
-        logger.info(
-            "  %s -> %s on %d test samples: %d fixed, %d broken",
-            defaults.LENET_FIELD,
-            c.field_v2,
-            counts["n"],
-            counts["fixed"],
-            counts["broken"],
-        )
-        return out.Compared(
-            accuracy={r["field"]: float(r["accuracy"]) for r in rows},
-            random_weights=[r["field"] for r in rows if r.get("random_weights")],
-            fixed_vs_broken=counts,
-            clip_random_weights=c.clip_random_weights,
-        )
-
-
-def start_over(dataset_name: str) -> None:
-    """Deletes the dataset and the files ClassLab wrote for it (media, models)."""
-    import fiftyone as fo
-
-    from classlab.config import media_dir, models_dir
-
-    if fo.dataset_exists(dataset_name):
-        fo.delete_dataset(dataset_name)
-        logger.info("Deleted dataset %r", dataset_name)
-    for path in (media_dir(dataset_name), models_dir(dataset_name)):
-        if path.exists():
-            shutil.rmtree(path)
-            logger.info("Deleted %s", path)
+        return compare_runs(self.ds, self.cfg, progress)
 
 
 def run_workflow(config: Optional[WorkflowConfig] = None, clip_cache=None) -> WorkflowReport:
