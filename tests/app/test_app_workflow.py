@@ -90,7 +90,7 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
         expected = compare_models(page_dataset(dataset_name))
         for acc in expected["summary"]["accuracy"]:
             page.get_by_text(f"{acc:.4f}").first.wait_for(timeout=60_000)
-        models = {"lenet", "lenet_v2"} | ({"clip_zero_shot"} if docs else set())
+        models = {"lenet", "lenet_v2", "lenet_v2_control"} | ({"clip_zero_shot"} if docs else set())
         assert set(expected["fields"]) == models
         shot = tmp_path / "workflow-app.png"
         page.screenshot(path=str(shot))
@@ -110,7 +110,7 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
         text = log.read_text()
         skipped = [n for n in STEP_NAMES if f"] {n}: already done" in text]
         # every step but compare; without CLIP, its two steps are "turned off"
-        assert len(skipped) == (11 if docs else 9), text
+        assert len(skipped) == (13 if docs else 11), text
         assert ("CLIP turned off" in text) != bool(docs) and "The App is at" in text
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C: the main job stops the App and exits
