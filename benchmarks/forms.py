@@ -47,12 +47,7 @@ def _isolate() -> None:
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tests")]
     from support.mongo import isolate
 
-    plugins = BENCH_DIR / "plugins"  # isolate() creates it afresh each time
-    if (plugins / "classlab").is_symlink():
-        (plugins / "classlab").unlink()
-    if plugins.is_dir():
-        plugins.rmdir()
-    isolate(BENCH_DIR, ROOT)
+    isolate(BENCH_DIR, ROOT)  # reuses the kept database
 
 
 def _prepare(ds, mnist_dir: Path) -> None:

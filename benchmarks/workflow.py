@@ -45,24 +45,7 @@ def isolate_kept(data_dir: Path = DATA_DIR) -> None:
     """Like :func:`_isolate` (``tests/support/mongo.py``'s environment), in a directory
     that is kept and reused by later runs (``--keep``, ``benchmarks/curation_gain.py``):
     its database, models and media stay there."""
-    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tests")]
-    from support.mongo import start_private_mongod
-
-    (data_dir / "plugins").mkdir(parents=True, exist_ok=True)
-    if not (data_dir / "plugins" / "classlab").exists():
-        os.symlink(ROOT, data_dir / "plugins" / "classlab")
-    os.environ.update(
-        FIFTYONE_DATABASE_DIR=str(data_dir / "db"),
-        FIFTYONE_PLUGINS_DIR=str(data_dir / "plugins"),
-        FIFTYONE_DEFAULT_DATASET_DIR=str(data_dir / "fiftyone"),
-        CLASSLAB_ROOT=str(data_dir / "classlab"),
-        FIFTYONE_DO_NOT_TRACK="true",
-        FIFTYONE_DATABASE_VALIDATION="false",
-        FIFTYONE_SHOW_PROGRESS_BARS="false",
-        HF_HUB_OFFLINE="1",
-        NO_ALBUMENTATIONS_UPDATE="1",
-    )
-    os.environ["FIFTYONE_DATABASE_URI"] = start_private_mongod(data_dir / "db")
+    _isolate(data_dir)
 
 
 def _table(first, again) -> str:

@@ -57,11 +57,13 @@ def start_private_mongod(db_dir: Path) -> str:
 def isolate(tmp: Path, root: Path, **extra_env: str) -> None:
     """Points this process (and its subprocesses) at a private world in ``tmp``: its
     own mongod, plugins dir (with ``root`` linked as the ClassLab plugin), dataset
-    dir and ClassLab root. Must run before anything imports fiftyone."""
+    dir and ClassLab root. Must run before anything imports fiftyone. A directory
+    used before (a benchmark's kept database) is reused as it is."""
     import os
 
-    (tmp / "plugins").mkdir(parents=True)
-    os.symlink(root, tmp / "plugins" / "classlab")
+    (tmp / "plugins").mkdir(parents=True, exist_ok=True)  # a kept directory is reused
+    if not (tmp / "plugins" / "classlab").is_symlink():
+        os.symlink(root, tmp / "plugins" / "classlab")
     os.environ.update(
         FIFTYONE_DATABASE_DIR=str(tmp / "db"),
         FIFTYONE_PLUGINS_DIR=str(tmp / "plugins"),
