@@ -98,6 +98,7 @@ def _with(cfg, **changes):
 
 
 def main(argv=None) -> int:
+    # over 60 lines on purpose: the argument list and one linear try, read top to bottom
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--label", required=True, help="names the try's v2 field: v2_<label>")
     p.add_argument("--tag", default=None, help="tag_params as JSON (default: the job's)")

@@ -47,27 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--headless", action="store_true", help="no App: print the summary and exit")
     add("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
     add("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
-    add(
-        "--finetune-epochs",
-        type=int,
-        default=d.finetune_epochs,
-        help="epochs of the fine-tuning of lenet_v2 (with the augmented samples) and of its "
-        "control lenet_v2_control (without them)",
-    )
-    add(
-        "--finetune-lr",
-        type=float,
-        default=d.finetune_lr,
-        help="peak learning rate of both fine-tunings",
-    )
-    add(
-        "--repeats",
-        type=int,
-        default=d.repeats,
-        help="fine-tune N seeded copies of lenet_v2 and of the control (seeds seed, seed+1, "
-        "...; keys lenet_v2, lenet_v2_s1, ...) and report mean, standard deviation and the "
-        "paired tests pooled over them",
-    )
+    _add_finetune_args(p.add_argument_group("fine-tuning and the control").add_argument, d)
     clip = p.add_argument_group("CLIP").add_argument
     clip("--no-clip", action="store_true", help="skip the CLIP steps")
     clip("--clip-model", default=d.clip_model, help="open_clip model name, or hf-hub:org/repo")
@@ -96,6 +76,31 @@ def build_parser() -> argparse.ArgumentParser:
     add("--address", default="127.0.0.1", help="App address")
     add("-v", "--verbose", action="store_true", help="debug logging")
     return p
+
+
+def _add_finetune_args(add, d) -> None:
+    """The fine-tuning options (``d``: the WorkflowConfig defaults)."""
+    add(
+        "--finetune-epochs",
+        type=int,
+        default=d.finetune_epochs,
+        help="epochs of the fine-tuning of lenet_v2 (with the augmented samples) and of its "
+        "control lenet_v2_control (without them)",
+    )
+    add(
+        "--finetune-lr",
+        type=float,
+        default=d.finetune_lr,
+        help="peak learning rate of both fine-tunings",
+    )
+    add(
+        "--repeats",
+        type=int,
+        default=d.repeats,
+        help="fine-tune N seeded copies of lenet_v2 and of the control (seeds seed, seed+1, "
+        "...; keys lenet_v2, lenet_v2_s1, ...) and report mean, standard deviation and the "
+        "paired tests pooled over them",
+    )
 
 
 def config_from_args(args):
