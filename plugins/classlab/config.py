@@ -8,8 +8,11 @@ images, model checkpoints). It is, in order of precedence:
 
 Layout below the root::
 
-    media/<dataset>/<what>/...      images ClassLab writes
-    models/<dataset>/<run_key>.pt   checkpoints
+    media/<dataset>/<what>/...       images ClassLab writes
+    models/<dataset>/<model_id>.pt   checkpoints (an immutable id, not the run key)
+
+``<dataset>`` and ``<what>`` go through :func:`folder_name` (collision-free);
+every delete goes through :func:`inside_root`.
 """
 
 from __future__ import annotations
