@@ -13,6 +13,8 @@ import logging
 import fiftyone.operators as foo
 from classlab import compare, defaults
 from classlab.compare import plots as compare_plots
+from classlab.compare import stats as compare_stats
+from classlab.compare.paired import paired_from_agreement
 from classlab.errors import ClassLabError
 from fiftyone.operators import types
 
@@ -102,6 +104,8 @@ def _store(state, result) -> str:
         }
     )
     state.agreement = agr["counts"] if agr else None
+    # paired significance of B vs A on the agreement's samples, from its counts (no re-read)
+    state.paired = paired_from_agreement(agr["counts"]) if agr and agr["n"] else None
     return cm_model
 
 
@@ -316,4 +320,12 @@ class ModelComparisonPanel(foo.Panel):
                 on_click=self.on_agreement_click,
                 params={"category": cat},
                 variant="outlined",
+            )
+        if state.paired:
+            line = compare_stats.describe(
+                f"A `{state.agree_a}`", f"B `{state.agree_b}`", state.paired
+            )
+            panel.md(
+                f"**Paired significance** (fixed: only B right; broken: only A right): {line}",
+                name="agreement_significance",
             )

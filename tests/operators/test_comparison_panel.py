@@ -127,3 +127,81 @@ def test_a_refresh_reads_the_evaluations_once(panel, dataset_name, monkeypatch):
     assert calls == [ds.name] * 2
     # the core reads them itself when not given, with the same result
     assert compare.compare_models(ds)["fields"] == state["fields"] and len(calls) == 3
+
+
+def _independent_paired(ds, field_a, field_b):
+    """McNemar with scipy's binomtest and the interval of ``paired_comparison``, from
+    the labels read here (not through the panel or compare_models)."""
+    import numpy as np
+    from classlab.compare.stats import paired_comparison
+    from scipy.stats import binomtest
+
+    gt, a, b = (np.array(ds.values(f"{f}.label")) for f in ("ground_truth", field_a, field_b))
+    right_a, right_b = a == gt, b == gt
+    fixed, broken = int((right_b & ~right_a).sum()), int((right_a & ~right_b).sum())
+    p_value = binomtest(min(fixed, broken), fixed + broken, 0.5).pvalue
+    return fixed, broken, p_value, paired_comparison(right_a, right_b)
+
+
+@pytest.mark.parametrize("all_cat", [False, True])
+def test_agreement_shows_paired_significance(panel, dataset_name, all_cat):
+    """The agreement section holds B vs A's accuracy difference, its seeded bootstrap
+    interval and the exact McNemar p-value, equal to ones computed independently."""
+    from classlab.compare.stats import describe
+
+    ds = make_models_dataset(dataset_name)
+    if all_cat:  # model_b says "cat" everywhere: fixed 1, broken 5, p = 14/64
+        ds.set_values("model_b.label", ["cat"] * len(ds))
+    state, _, rendered, _ = run_panel_method(panel, ds, "on_load")
+    assert (state["agree_a"], state["agree_b"]) == ("model_a", "model_b")
+    fixed, broken, p_value, expected = _independent_paired(ds, "model_a", "model_b")
+    assert (fixed, broken) == ((1, 5) if all_cat else (1, 2))
+    paired = state["paired"]
+    assert (paired["fixed"], paired["broken"], paired["n"]) == (fixed, broken, 12)
+    assert paired["p_value"] == pytest.approx(p_value, abs=1e-12)
+    assert paired["p_value"] == pytest.approx(14 / 64 if all_cat else 1.0)
+    assert (paired["ci_low"], paired["ci_high"]) == (expected["ci_low"], expected["ci_high"])
+    assert paired["diff"] == pytest.approx(expected["diff"]) == (fixed - broken) / 12
+    assert paired["ci_low"] <= paired["diff"] <= paired["ci_high"]
+    assert paired["ci_low"] < paired["ci_high"]
+    # the rendered line is describe()'s, with the same numbers
+    text = rendered.to_json()["type"]["properties"]["agreement_significance"]["default"]
+    line = describe("A `model_a`", "B `model_b`", expected)
+    assert line in text
+    assert f"{100 * expected['ci_low']:+.2f}, {100 * expected['ci_high']:+.2f}] pt" in text
+    assert f"fixed {fixed}, broken {broken}" in text
+
+
+def test_paired_significance_follows_the_pickers(panel, dataset_name):
+    """Swapping A and B flips the difference and its interval's sign; p stays."""
+    ds = make_models_dataset(dataset_name)
+    state, *_ = run_panel_method(panel, ds, "on_load")
+    before = dict(state["paired"])
+    state["pickers"].update(agree_a="model_b", agree_b="model_a")
+    state, *_ = run_panel_method(panel, ds, "on_pick", state=state)
+    _, _, p_value, expected = _independent_paired(ds, "model_b", "model_a")
+    after = state["paired"]
+    assert (after["fixed"], after["broken"]) == (before["broken"], before["fixed"])
+    assert after["diff"] == pytest.approx(-before["diff"])
+    assert (after["ci_low"], after["ci_high"]) == (expected["ci_low"], expected["ci_high"])
+    assert after["p_value"] == pytest.approx(p_value) == pytest.approx(before["p_value"])
+
+
+def test_no_second_model_no_paired_line(panel, dataset_name):
+    ds = make_models_dataset(dataset_name)
+    ds.delete_sample_field("model_b")
+    state, _, rendered, _ = run_panel_method(panel, ds, "on_load")
+    assert state["ready"] and state["paired"] is None
+    assert "agreement_significance" not in rendered.to_json()["type"]["properties"]
+
+
+def test_paired_from_agreement_equals_paired_from_view(dataset_name):
+    """The panel's count-based helper gives paired_from_view's dict exactly."""
+    from classlab.compare.paired import paired_from_agreement, paired_from_view
+    from classlab.errors import InputError
+
+    ds = make_models_dataset(dataset_name)
+    counts = compare.agreement(ds, "model_a", "model_b")["counts"]
+    assert paired_from_agreement(counts) == paired_from_view(ds, "model_a", "model_b")
+    with pytest.raises(InputError, match="only_b_right"):
+        paired_from_agreement({**counts, "only_b_right": -1})

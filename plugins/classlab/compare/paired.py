@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from classlab import defaults
+from classlab.compare.agreement import AGREEMENT
 from classlab.compare.predictions import load_predictions
 from classlab.compare.stats import paired_comparison, pooled_comparison
 from classlab.errors import EmptyViewError, InputError
@@ -70,6 +71,41 @@ def paired_from_view(
     """
     right = right_from_view(view, [field_a, field_b], gt_field)
     return paired_comparison(right[field_a], right[field_b], **kwargs)
+
+
+def paired_from_agreement(counts: dict[str, int], **kwargs) -> dict[str, Any]:
+    """:func:`~classlab.compare.stats.paired_comparison` from an agreement's
+    ``counts`` (:func:`classlab.compare.agreement`'s, or ``compare_models``'
+    ``agreement["counts"]``): no second read of the view.
+
+    Every statistic of ``paired_comparison`` depends only on how many samples
+    each model gets right (``both_right``, ``only_a_right``, ``only_b_right``,
+    the rest wrong for both), not on their order, so the "is right" arrays rebuilt
+    from the counts give exactly the result on the samples themselves.
+
+    Raises:
+        InputError: a category is missing or not a whole number >= 0
+        EmptyViewError: the counts hold no sample
+    """
+    bad = [
+        k
+        for k in AGREEMENT
+        if isinstance(counts.get(k), bool)
+        or not isinstance(counts.get(k), (int, np.integer))
+        or counts[k] < 0
+    ]
+    if bad:
+        raise InputError(
+            f"agreement counts {bad} must be whole numbers >= 0: pass "
+            "compare.agreement(...)['counts']"
+        )
+    both, only_a, only_b = counts["both_right"], counts["only_a_right"], counts["only_b_right"]
+    wrong = counts["both_wrong_same"] + counts["both_wrong_diff"]
+    if not both + only_a + only_b + wrong:
+        raise EmptyViewError("The agreement counts hold no sample: nothing to compare")
+    right_a = np.repeat([True, True, False, False], [both, only_a, only_b, wrong])
+    right_b = np.repeat([True, False, True, False], [both, only_a, only_b, wrong])
+    return paired_comparison(right_a, right_b, **kwargs)
 
 
 def pooled_from_view(
