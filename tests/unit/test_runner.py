@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,7 @@ def test_memory_sampler_sees_a_large_allocation():
     with MemorySampler(interval=0.01) as mem:
         block = np.ones((300, 2**20 // 8 * 1), dtype=np.float64)  # 300 MiB, touched
         block += 1
+        time.sleep(0.3)  # the sampler thread needs the GIL once while the block lives
         del block
     assert mem.peak_mb - mem.start_mb > 200
 
