@@ -8,13 +8,6 @@ from __future__ import annotations
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-PLUGIN = "@classlab/classlab"
-
-
-def uri(name: str) -> str:
-    """The full URI of a ClassLab operator or panel."""
-    return f"{PLUGIN}/{name}"
-
 
 def config(name: str, label: str, description: str = "", delegated: bool = True, **kwargs):
     """An OperatorConfig with ClassLab's conventions: dynamic forms, an icon, and
@@ -123,11 +116,3 @@ def target_view_checked(ctx, inputs):
     if n == 0:
         check(inputs.view("empty", types.Notice(label="No samples")), require_nonempty, view)
     return view, n
-
-
-def show_result(ctx, lines: dict, label: str = "Result"):
-    """A read-only output form listing ``lines`` (name -> value)."""
-    outputs = types.Object()
-    for key, value in lines.items():
-        outputs.str(key, label=key.replace("_", " "), default=str(value))
-    return types.Property(outputs, view=types.View(label=label))
