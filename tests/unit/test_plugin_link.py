@@ -27,3 +27,13 @@ def test_installed_package_without_plugin_says_what_to_do(tmp_path, monkeypatch)
     _no_checkout(monkeypatch)
     with pytest.raises(ClassLabError, match="fiftyone plugins download"):
         plugin.install_plugin(tmp_path / "plugins")
+
+
+def test_the_main_job_finds_mnist_beside_the_checkout(monkeypatch):
+    from classlab.job.cli import default_mnist_dir
+
+    monkeypatch.delenv("CLASSLAB_MNIST_DIR", raising=False)
+    beside = plugin.repo_root().parent / "shared" / "datasets" / "mnist"
+    assert default_mnist_dir() == (str(beside) if beside.is_dir() else None)
+    monkeypatch.setenv("CLASSLAB_MNIST_DIR", "/data/mnist")
+    assert default_mnist_dir() == "/data/mnist"

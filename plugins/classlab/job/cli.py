@@ -25,8 +25,11 @@ def default_mnist_dir() -> str | None:
     env = os.environ.get("CLASSLAB_MNIST_DIR")
     if env:
         return env
-    guess = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "mnist"
-    return str(guess) if guess.is_dir() else None
+    from classlab.job.plugin import checkout_root
+
+    root = checkout_root()
+    guess = root.parent / "shared" / "datasets" / "mnist" if root else None
+    return str(guess) if guess and guess.is_dir() else None
 
 
 def build_parser() -> argparse.ArgumentParser:
