@@ -49,6 +49,8 @@ SCORES = ("hardness", "mistakenness", "uniqueness", "representativeness")
 AUGMENT_RUN_KEY = "augment_v1"
 AUGMENT_PRESET = "tutorial"
 AUGMENT_COPIES = 1
+# copies per sample accepted unless the caller raises max_copies deliberately
+AUGMENT_MAX_COPIES = 100
 AUGMENT_SEED = 51
 
 # CLIP (open_clip): the model and weights every CLIP entry point defaults to

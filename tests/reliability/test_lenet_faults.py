@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from classlab import config, records
+from classlab import config, records, writers
 from classlab.lenet import checkpoints
 from classlab.lenet.registry import load_model
 from classlab.lenet.runs import train_lenet
@@ -39,7 +39,7 @@ def killed(lenet_ds, fast):
         ds = lenet_ds.clone()
         ds.persistent = True  # the worker process loads it by name
         old = train_lenet(ds, run_key="m", config=fast)
-        env = {**os.environ, checkpoints.FAULT_ENV: point, "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, writers.FAULT_ENV: point, "OMP_NUM_THREADS": "1"}
         args = [sys.executable, "-c", WORKER, ds.name, repr({**fast, "seed": 9})]
         proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
         runs[point] = (ds, old, proc)

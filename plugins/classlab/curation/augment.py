@@ -10,7 +10,13 @@ only read, never written.
 
 Images are first written to a staging folder; the run is committed (old run
 replaced, staging folder renamed, samples added) only once every image is
-written, so a failure leaves the dataset and the run folder as they were.
+written, so a failure leaves the dataset and the run folder as they were. A staging
+folder's name carries its writer's host and pid
+(``.staging-<run>-<id>~<host>~<pid>.staging``): a killed run's folder is swept by
+the next :func:`augment_samples` or :func:`delete_augmentations` in that
+dataset, never a live writer's (the liveness rule of
+:mod:`classlab.lenet.checkpoints`). The test-only environment variable
+``CLASSLAB_FAULT=<point>`` (:data:`FAULT_POINTS`) makes the writer SIGKILL itself.
 Every parameter is checked first (:mod:`classlab.curation.augment_checks`, the
 same checks the form shows on its fields).
 """
@@ -20,7 +26,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +44,7 @@ from classlab.curation.presets import build_pipeline
 from classlab.errors import DataSourceError
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import require_nonempty
+from classlab.writers import alive, fault, owner
 
 __all__ = [
     "augment_samples",
@@ -49,16 +55,46 @@ __all__ = [
     "preview_augmentations",
     "run_dir",
     "run_samples",
+    "sweep_staging",
 ]
 
 logger = logging.getLogger("classlab")
 
 DEFAULT_TAGS = (defaults.AUGMENTED_TAG, defaults.TRAIN_TAG)
+# CLASSLAB_FAULT points: after the first source's images are written; after all are
+FAULT_POINTS = ("during_render", "before_commit")
+STAGING_PREFIX = ".staging-"
 
 
 def run_dir(dataset_name: str, run_key: str) -> Path:
     """Where a run's images go."""
     return config.media_dir(dataset_name, "augmentations", run_key)
+
+
+def sweep_staging(dataset_name: str) -> int:
+    """Removes the staging folders that dead writers left beside the dataset's runs
+    (never a live writer's); returns how many."""
+    parent = config.media_dir(dataset_name, "augmentations")
+    if not parent.is_dir():
+        return 0
+    removed = 0
+    for folder in parent.glob(f"{STAGING_PREFIX}*"):
+        try:
+            stale = folder.is_dir() and not alive(folder.name, folder.stat().st_mtime)
+        except FileNotFoundError:
+            continue  # its writer committed or removed it meanwhile
+        if stale:
+            removed += config.remove_tree(folder)
+    if removed:
+        logger.info("Swept %d staging folder(s) left by interrupted runs in %s", removed, parent)
+    return removed
+
+
+def _discard(folder: Path) -> None:
+    try:
+        config.remove_tree(folder)
+    except OSError:
+        logger.warning("Could not remove %s", folder, exc_info=True)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -109,7 +145,8 @@ def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, prog
         ``(staging folder, [(source index, copy, file name)])``; on failure the
         staging folder is removed and the error propagates
     """
-    staging = final.with_name(f".staging-{final.name}-{uuid.uuid4().hex[:8]}")
+    tag = f"{final.name}-{uuid.uuid4().hex[:8]}~{owner()}"
+    staging = final.with_name(f"{STAGING_PREFIX}{tag}.staging")
     staging.mkdir(parents=True)
     names: list[tuple[int, int, str]] = []
 
@@ -117,11 +154,13 @@ def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, prog
         name = f"{ids[i]}_{k}.png"
         _write_png(staging / name, image)
         names.append((i, k, name))
+        if i == 0 and k == num_copies - 1:
+            fault("during_render")
 
     try:
         _augment_all(pipeline, paths, num_copies, write, progress)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         raise
     return staging, names
 
@@ -130,7 +169,7 @@ def _commit_folder(dataset, run_key: str, exists: bool, staging: Path, final: Pa
     """Replaces the old run (if any) and moves the staging folder in; returns the
     number of samples removed."""
     replaced = _remove_run(dataset, run_key) if exists else 0
-    shutil.rmtree(final, ignore_errors=True)
+    config.remove_tree(final)
     os.replace(staging, final)
     return replaced
 
@@ -169,6 +208,7 @@ def augment_samples(
     tags: Iterable[str] = DEFAULT_TAGS,
     overwrite: bool = False,
     progress: Optional[ProgressFn] = None,
+    max_copies: int = defaults.AUGMENT_MAX_COPIES,
 ) -> dict[str, Any]:
     """Adds ``num_copies`` augmented copies of every sample in ``view`` to its dataset.
 
@@ -184,6 +224,7 @@ def augment_samples(
         tags: tags of the new samples
         overwrite: replace an existing run with this key
         progress: optional ``fn(fraction, label)``
+        max_copies: the bound on ``num_copies``; raise it deliberately for more
 
     Returns:
         ``{"run_key", "num_sources", "num_samples", "dir", "replaced"}``
@@ -195,15 +236,17 @@ def augment_samples(
     """
     dataset = view._dataset
     req = check_augmentation(
-        view, run_key, preset, pipeline_json, num_copies, seed, label_field, overwrite
+        view, run_key, preset, pipeline_json, num_copies, seed, label_field, overwrite, max_copies
     )
     run_key = req["run_key"]
     sources = _sources(view, label_field)
     p = as_progress(progress)
     final = run_dir(dataset.name, run_key)
+    sweep_staging(dataset.name)
     staging, names = _render(
         req["pipeline"], sources[0], sources[1], req["num_copies"], final, p.stage(0.0, 0.9)
     )
+    fault("before_commit")
     replaced = _commit_folder(dataset, run_key, req["exists"], staging, final)
     tags = list(dict.fromkeys(tags))
     recipe = req["recipe"]
@@ -252,7 +295,8 @@ def delete_augmentations(dataset, run_key: str) -> dict[str, Any]:
     folder = run_dir(dataset.name, run_key)
     n_files = sum(1 for _ in folder.glob("*")) if folder.is_dir() else 0
     deleted = _remove_run(dataset, run_key)
-    shutil.rmtree(folder, ignore_errors=True)
+    config.remove_tree(folder)
+    sweep_staging(dataset.name)
     records.delete_record(dataset, RECORD_KIND, run_key)
     logger.info("deleted augmentation run %r: %d samples, %d files", run_key, deleted, n_files)
     return {"run_key": run_key, "deleted_samples": deleted, "deleted_files": n_files}
@@ -266,6 +310,7 @@ def preview_augmentations(
     seed: int = defaults.AUGMENT_SEED,
     max_samples: int = 4,
     write: bool = False,
+    max_copies: int = defaults.AUGMENT_MAX_COPIES,
 ) -> list[dict[str, Any]]:
     """Augments the first ``max_samples`` samples of the view without committing anything.
 
@@ -279,7 +324,7 @@ def preview_augmentations(
     """
     import cv2
 
-    num_copies = check_copies(num_copies)
+    num_copies = check_copies(num_copies, max_copies)
     pipeline = build_pipeline(preset, pipeline_json, seed)
     head = view.limit(max(1, int(max_samples)))
     require_nonempty(head, "source view")
@@ -293,7 +338,7 @@ def preview_augmentations(
     ]
     folder = config.media_dir(view._dataset.name, "augmentations", ".preview")
     if write:
-        shutil.rmtree(folder, ignore_errors=True)
+        config.remove_tree(folder)
         folder.mkdir(parents=True)
 
     def keep(i, k, image):

@@ -39,14 +39,20 @@ def check_run_key(run_key: str) -> str:
     return run_key.strip()
 
 
-def check_copies(num_copies) -> int:
-    """Checks ``num_copies`` (a positive integer)."""
+def check_copies(num_copies, max_copies: int = defaults.AUGMENT_MAX_COPIES) -> int:
+    """Checks ``num_copies`` (a positive integer, at most ``max_copies``)."""
     try:
         n = int(num_copies)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"num_copies must be a positive integer, got {num_copies!r}") from None
     if n <= 0 or n != num_copies:
         raise InputError(f"num_copies must be a positive integer, got {num_copies!r}")
+    if n > max_copies:
+        raise InputError(
+            f"num_copies={n} is above the limit of {max_copies} copies per sample "
+            f"(num_copies). Use at most {max_copies}, or raise the limit deliberately "
+            "with max_copies (e.g. augment_samples(..., max_copies=1000))."
+        )
     return n
 
 
@@ -103,6 +109,7 @@ def check_augmentation(
     seed: int = defaults.AUGMENT_SEED,
     label_field: str = defaults.GROUND_TRUTH,
     overwrite: bool = False,
+    max_copies: int = defaults.AUGMENT_MAX_COPIES,
 ) -> dict[str, Any]:
     """Every check of :func:`augment_samples`' parameters, writing nothing.
 
@@ -111,7 +118,7 @@ def check_augmentation(
         values normalised, the built pipeline and its recipe, whether the run exists
     """
     run_key = check_run_key(run_key)
-    num_copies = check_copies(num_copies)
+    num_copies = check_copies(num_copies, max_copies)
     pipeline = build_pipeline(preset, pipeline_json, seed)
     check_source_view(view)
     check_label_field(view, label_field)

@@ -26,28 +26,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import socket
-import time
 import uuid
 from pathlib import Path
 
 from classlab import config, records
 from classlab.errors import InputError, RunExistsError
+from classlab.writers import alive, fault, owner
 
 KIND = "models"
-FAULT_ENV = "CLASSLAB_FAULT"
 FAULT_POINTS = ("after_tmp_write", "after_replace", "after_record")
-# a journal or temp file of another machine is swept only once this old (seconds)
-FOREIGN_STALE_SECONDS = 24 * 3600
 
 logger = logging.getLogger("classlab")
-
-
-def fault(point: str) -> None:
-    """Test-only hook: SIGKILL this process when ``CLASSLAB_FAULT`` names ``point``."""
-    if os.environ.get(FAULT_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def new_model_id() -> str:
@@ -58,27 +47,6 @@ def new_model_id() -> str:
 def model_path(dataset_name: str, model_id: str) -> Path:
     """The checkpoint file of ``model_id`` for the dataset ``dataset_name``."""
     return config.models_dir(dataset_name) / f"{config.check_key(model_id, 'model_id')}.pt"
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}~{os.getpid()}"
-
-
-def _alive(name: str, mtime: float) -> bool:
-    """Whether the writer encoded in a temp/journal ``name`` (``...~host~pid.ext``) runs."""
-    parts = name.rsplit(".", 1)[0].split("~")
-    if len(parts) < 3 or not parts[-1].isdigit():
-        return False  # not written by this protocol: stale
-    host, pid = parts[-2], int(parts[-1])
-    if host != socket.gethostname():
-        return time.time() - mtime < FOREIGN_STALE_SECONDS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def references(path: str | Path) -> list[tuple[str, str]]:
@@ -124,7 +92,7 @@ def sweep(folder: Path) -> int:
         return 0
     removed = 0
     for journal in folder.glob(".*.pending"):
-        if _alive(journal.name, journal.stat().st_mtime):
+        if alive(journal.name, journal.stat().st_mtime):
             continue
         try:
             files = json.loads(journal.read_text())
@@ -134,7 +102,7 @@ def sweep(folder: Path) -> int:
             removed += remove_unreferenced(files.get(key))
         removed += config.remove_file(journal)
     for tmp in folder.glob(".*.tmp"):
-        if not _alive(tmp.name, tmp.stat().st_mtime):
+        if not alive(tmp.name, tmp.stat().st_mtime):
             removed += config.remove_file(tmp)
     if removed:
         logger.info("Swept %d file(s) left by interrupted writes in %s", removed, folder)
@@ -147,7 +115,7 @@ def write_atomic(path: Path, payload: dict) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}~{_owner()}.tmp")
+    tmp = path.with_name(f".{path.name}~{owner()}.tmp")
     try:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
@@ -196,7 +164,7 @@ def commit(dataset, run_key: str, payload: dict, record: dict, overwrite: bool) 
     model_id = new_model_id()
     new = model_path(dataset.name, model_id)
     old = (records.get_record(dataset, KIND, run_key) or {}).get("checkpoint")
-    journal = folder / f".{model_id}~{_owner()}.pending"
+    journal = folder / f".{model_id}~{owner()}.pending"
     journal.write_text(json.dumps({"new": str(new), "old": old}))
     record = {**record, "model_id": model_id, "checkpoint": str(new)}
     committed = False
