@@ -2,6 +2,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import pytest
 from fiftyone.operators.executor import ExecutionError
+from support.forms import core_message, errors, form
 
 
 def test_plugin_lists_its_operators():
@@ -71,27 +72,6 @@ def test_load_mnist_form_flags_missing_directory(execute, mnist_base, tmp_path, 
 
 
 # ---- forms show the core's own message (one rule, one place) ----------------------------
-
-
-def form(name, dataset, params):
-    """``op.resolve_input`` on a real ExecutionContext: the form's properties by name."""
-    from fiftyone.operators.executor import ExecutionContext
-
-    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
-    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
-
-
-def errors(inputs) -> dict:
-    """``{property: error message}`` of the invalid properties of a form."""
-    return {n: p.error_message for n, p in inputs.properties.items() if p.invalid}
-
-
-def core_message(fn, *args, **kwargs) -> str:
-    from classlab.errors import ClassLabError
-
-    with pytest.raises(ClassLabError) as e:
-        fn(*args, **kwargs)
-    return str(e.value)
 
 
 def test_split_form_valid_has_no_error(mnist_small):

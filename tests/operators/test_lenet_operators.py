@@ -10,6 +10,7 @@ from classlab.lenet.registry import list_models, load_model
 from classlab.lenet.runs import train_lenet
 from fiftyone import ViewField as F
 from fiftyone.operators.executor import ExecutionError
+from support.forms import core_message, errors, form
 
 FAST = {"epochs": 1, "batch_size": 64, "architecture": "lenet5"}
 
@@ -273,27 +274,6 @@ def test_apply_refuses_existing_field_without_overwrite(execute, trained, unchan
 
 
 # ---- forms show the core's own message (one rule, one place) ----------------------------
-
-
-def form(name, dataset, params):
-    """``op.resolve_input`` on a real ExecutionContext: the form's properties by name."""
-    from fiftyone.operators.executor import ExecutionContext
-
-    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
-    return foo.get_operator(f"@classlab/classlab/{name}").resolve_input(ctx).type
-
-
-def errors(inputs) -> dict:
-    """``{property: error message}`` of the invalid properties of a form."""
-    return {n: p.error_message for n, p in inputs.properties.items() if p.invalid}
-
-
-def core_message(fn, *args, **kwargs) -> str:
-    from classlab.errors import ClassLabError
-
-    with pytest.raises(ClassLabError) as e:
-        fn(*args, **kwargs)
-    return str(e.value)
 
 
 def test_valid_forms_have_no_error(trained):
