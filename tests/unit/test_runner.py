@@ -94,11 +94,17 @@ def test_each_step_gets_a_progress_callback_that_logs(caplog):
 
 
 def test_memory_sampler_sees_a_large_allocation():
+    import mmap
+
     with MemorySampler(interval=0.01) as mem:
-        block = np.ones((300, 2**20 // 8 * 1), dtype=np.float64)  # 300 MiB, touched
-        block += 1
-        time.sleep(0.3)  # the sampler thread needs the GIL once while the block lives
-        del block
+        # fresh anonymous pages, touched: in a long test session malloc may hand back
+        # memory that is already resident (no RSS growth), an mmap cannot
+        region = mmap.mmap(-1, 300 * 2**20)
+        pages = np.frombuffer(region, dtype=np.uint8)
+        pages[:] = 1
+        time.sleep(0.3)  # the sampler thread needs the GIL once while the pages live
+        del pages
+        region.close()
     assert mem.peak_mb - mem.start_mb > 200
 
 
