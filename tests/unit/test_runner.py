@@ -102,7 +102,12 @@ def test_memory_sampler_sees_a_large_allocation():
         region = mmap.mmap(-1, 300 * 2**20)
         pages = np.frombuffer(region, dtype=np.uint8)
         pages[:] = 1
-        time.sleep(0.3)  # the sampler thread needs the GIL once while the pages live
+        # the sampler thread must take one sample while the pages live: in a long
+        # session (many child processes to walk) one sample can take longer than a
+        # fixed sleep, so wait for it, up to 10 s
+        deadline = time.monotonic() + 10
+        while mem.peak_mb - mem.start_mb <= 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
         del pages
         region.close()
     assert mem.peak_mb - mem.start_mb > 200
