@@ -101,3 +101,22 @@ def check_unique(values: Iterable[str], what: str) -> list[str]:
     if dups:
         raise InputError(f"{what} has duplicates: {', '.join(map(str, dups))}")
     return values
+
+
+def next_free_name(existing: Iterable[str], base: str) -> str:
+    """``base`` when unused, else the next free ``<stem>_vN`` (N >= 2).
+
+    Forms default run keys and output fields to it, so that they open valid:
+    with ``lenet`` and ``lenet_v2`` taken, ``next_free_name(.., "lenet")`` and
+    ``next_free_name(.., "lenet_v2")`` are both ``"lenet_v3"``.
+    """
+    taken = set(existing)
+    if base not in taken:
+        return base
+    stem, sep, num = base.rpartition("_v")
+    if not (sep and stem and num.isdigit()):
+        stem = base
+    n = 2
+    while f"{stem}_v{n}" in taken:
+        n += 1
+    return f"{stem}_v{n}"

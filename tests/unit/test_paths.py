@@ -102,3 +102,13 @@ def test_deletes_are_confined_to_the_root(tmp_path):
     assert config.remove_file(inside / "a.png") and not (inside / "a.png").exists()
     assert config.remove_tree(inside) and not inside.exists()
     assert not config.remove_tree(inside)
+
+
+def test_next_free_name_skips_taken_versions():
+    from classlab.validation import next_free_name
+
+    assert next_free_name([], "lenet") == "lenet"
+    assert next_free_name(["lenet", "lenet_v2"], "lenet") == "lenet_v3"
+    assert next_free_name(["lenet", "lenet_v2"], "lenet_v2") == "lenet_v3"
+    assert next_free_name(["augment_v1"], "augment_v1") == "augment_v2"
+    assert next_free_name(["x_vq"], "x_vq") == "x_vq_v2"
