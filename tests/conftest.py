@@ -53,13 +53,18 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+_BASE_INDEXES: list = []  # mnist_base's indexes when it was loaded
+
+
 @pytest.fixture(scope="session")
 def mnist_base(mnist_dir):
     """A session-wide MNIST dataset: 300 train + 300 test samples. Do not modify it:
     tests that write use ``mnist_small`` (a fresh clone)."""
     from classlab.data.mnist import load_mnist
 
-    return load_mnist(mnist_dir, dataset_name="classlab-test-base", limit_per_split=300)
+    ds = load_mnist(mnist_dir, dataset_name="classlab-test-base", limit_per_split=300)
+    _BASE_INDEXES.append(ds.get_index_information())
+    return ds
 
 
 def unique_name(prefix: str = "classlab-test") -> str:
@@ -146,3 +151,16 @@ def unchanged():
         assert snapshot(dataset) == before, "the dataset was changed by a failing call"
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _mnist_base_keeps_its_indexes(request):
+    """Fails the first test after which the shared ``mnist_base``'s indexes differ from
+    when it was loaded (e.g. a ``merge_samples`` from it puts a unique index on
+    ``filepath``, which breaks every later test that adds copies with the same
+    filepath). Module fixtures set up before the test are caught too."""
+    yield
+    if "mnist_base" not in request.fixturenames:
+        return
+    info = request.getfixturevalue("mnist_base").get_index_information()
+    assert info == _BASE_INDEXES[0], "this test (or its fixtures) changed mnist_base's indexes"
