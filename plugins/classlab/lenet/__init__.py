@@ -9,6 +9,9 @@ Public API::
     from classlab.lenet.apply import apply_lenet
     from classlab.lenet.evaluate import evaluate_predictions
     from classlab.lenet.registry import list_models, load_model, rename_model, delete_model
+    from classlab.lenet.backbone_runs import train_model  # any architecture (resnet18, ...)
+    from classlab.lenet.apply import apply_model          # = apply_lenet; runtime="onnxruntime"
+    from classlab.lenet.export import export_model        # ONNX, verified with onnxruntime
 
 Each core function checks its inputs before its first write with public check
 functions (``config.check_option``, ``registry.require_model`` /

@@ -49,9 +49,13 @@ def model_path(dataset_name: str, model_id: str) -> Path:
     return config.models_dir(dataset_name) / f"{config.check_key(model_id, 'model_id')}.pt"
 
 
+FILE_KEYS = ("checkpoint", "onnx_path")  # the record keys that name a model's files
+
+
 def references(path: str | Path) -> list[tuple[str, str]]:
     """``(dataset name, run key)`` of every model record, on any dataset, whose checkpoint
-    is ``path``. One query over the datasets collection (records of clones included)."""
+    or ONNX file is ``path``. One query over the datasets collection (records of clones
+    included)."""
     from fiftyone.core.odm import get_db_conn
 
     target = str(Path(path).expanduser().resolve())
@@ -60,8 +64,8 @@ def references(path: str | Path) -> list[tuple[str, str]]:
     for doc in get_db_conn().datasets.find({field: {"$exists": True}}, {"name": 1, field: 1}):
         models = ((doc.get("info") or {}).get(records.INFO_KEY) or {}).get(KIND) or {}
         for key, rec in models.items():
-            ckpt = (rec or {}).get("checkpoint") if isinstance(rec, dict) else None
-            if ckpt and str(Path(ckpt).expanduser().resolve()) == target:
+            files = [rec.get(k) for k in FILE_KEYS] if isinstance(rec, dict) else []
+            if any(f and str(Path(f).expanduser().resolve()) == target for f in files):
                 hits.append((doc.get("name"), records._unescape(key)))
     return hits
 
@@ -163,7 +167,8 @@ def commit(dataset, run_key: str, payload: dict, record: dict, overwrite: bool) 
     sweep(folder)
     model_id = new_model_id()
     new = model_path(dataset.name, model_id)
-    old = (records.get_record(dataset, KIND, run_key) or {}).get("checkpoint")
+    old_rec = records.get_record(dataset, KIND, run_key) or {}
+    old = old_rec.get("checkpoint")
     journal = folder / f".{model_id}~{owner()}.pending"
     journal.write_text(json.dumps({"new": str(new), "old": old}))
     record = {**record, "model_id": model_id, "checkpoint": str(new)}
@@ -173,8 +178,8 @@ def commit(dataset, run_key: str, payload: dict, record: dict, overwrite: bool) 
         previous = _swap_record(dataset, run_key, record, create_only=not overwrite)
         committed = True
         fault("after_record")
-        replaced = (previous or {}).get("checkpoint")
-        for path in {p for p in (old, replaced) if p and p != str(new)}:
+        replaced = [(previous or {}).get(k) for k in FILE_KEYS] + [old_rec.get("onnx_path")]
+        for path in {p for p in (old, *replaced) if p and p != str(new)}:
             remove_unreferenced(path)
     finally:
         if not committed:

@@ -71,6 +71,11 @@ _RULES = {
     "amp": (lambda v: isinstance(v, bool), "true or false"),
     "augment": (lambda v: isinstance(v, bool), "true or false"),
     "device": (_device, "one of auto, cpu, cuda, cuda:N"),
+    "weights": (
+        lambda v: v is None or isinstance(v, str) and bool(v.strip()),
+        "the path of a local torchvision weights file, or empty (from scratch)",
+    ),
+    "freeze_backbone": (lambda v: isinstance(v, bool), "true or false"),
 }
 _INTEGERS = ("epochs", "max_epochs", "batch_size", "eval_batch_size", "input_size")
 _INTEGERS += ("num_workers", "patience", "seed")
@@ -110,7 +115,9 @@ class TrainConfig:
     """Hyperparameters of one training run.
 
     Attributes:
-        architecture: ``"lenet5"`` (classic) or ``"lenet5_modern"``
+        architecture: ``"lenet5"`` (classic), ``"lenet5_modern"``, or a torchvision
+            backbone (``resnet18``, ``resnet50``, ``mobilenet_v3_small``,
+            ``efficientnet_b0``; see :mod:`classlab.lenet.backbones`)
         epochs: maximum number of epochs
         batch_size: training batch size
         optimizer: ``"adamw"``, ``"adam"`` or ``"sgd"`` (momentum 0.9, Nesterov)
@@ -133,6 +140,10 @@ class TrainConfig:
         eval_batch_size: batch size for validation and inference
         num_workers: threads that decode images into the tensor cache
         max_epochs: the bound on ``epochs`` (1000); raise it deliberately for longer runs
+        weights: a local torchvision weights file to start a backbone from (transfer
+            learning); None: from scratch
+        freeze_backbone: train only the last linear layer (feature extraction; needs
+            ``weights`` or a parent model); False: full fine-tuning
     """
 
     architecture: str = "lenet5_modern"
@@ -157,6 +168,8 @@ class TrainConfig:
     eval_batch_size: int = 1024
     num_workers: int = 8
     max_epochs: int = MAX_EPOCHS
+    weights: str | None = None
+    freeze_backbone: bool = False
 
     def validate(self) -> TrainConfig:
         """Checks every value with :func:`check_option` (integral floats of integer

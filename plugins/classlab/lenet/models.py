@@ -1,13 +1,16 @@
-"""LeNet-5 models: the classic network and a modern variant.
+"""The trainer's models: LeNet-5 (classic and modern) and torchvision backbones.
 
-Both take ``N x C x S x S`` float images in [0, 1] (``S`` = ``input_size``,
-28 for MNIST), return logits, and expose :meth:`features` (the penultimate
-layer, used as embeddings).
+Every model takes ``N x C x S x S`` float images (``S`` = ``input_size``, 28 for
+MNIST), returns logits, and exposes ``features(x)`` (the penultimate layer, used as
+embeddings) and ``head`` (the last linear layer). The torchvision backbones and how
+they are adapted to the data are in :mod:`classlab.lenet.backbones`.
 """
 
 from __future__ import annotations
 
-ARCHITECTURES = ("lenet5", "lenet5_modern")
+LENETS = ("lenet5", "lenet5_modern")
+# every architecture the trainer builds (forms read this list)
+ARCHITECTURES = LENETS + ("resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0")
 
 
 def _torch():
@@ -81,14 +84,16 @@ def build_model(
     input_size: int = 28,
     dropout: float = 0.25,
 ):
-    """Creates a LeNet-5 network.
+    """Creates a network: a LeNet-5, or a torchvision backbone adapted to
+    ``in_channels``, ``input_size`` and ``num_classes`` (random weights).
 
     Args:
         architecture: ``"lenet5"`` (LeCun et al. 1998: tanh, average pooling,
             6/16 feature maps, 120/84 units; 61,706 parameters for 10 classes on
             1 x 28 x 28, conv1 padded by 2 so 28 x 28 acts as the paper's 32 x 32)
             or ``"lenet5_modern"`` (the same two-conv/three-fc shape, widened to
-            16/32 maps, with batch norm, ReLU, max pooling and dropout)
+            16/32 maps, with batch norm, ReLU, max pooling and dropout), or one of
+            ``resnet18``, ``resnet50``, ``mobilenet_v3_small``, ``efficientnet_b0``
         num_classes: number of output classes
         in_channels: 1 (grayscale) or 3 (RGB)
         input_size: side of the square input images
@@ -105,6 +110,10 @@ def build_model(
         )
     if num_classes < 2:
         raise InputError(f"A classifier needs at least 2 classes, got {num_classes}")
+    if architecture not in LENETS:
+        from classlab.lenet.backbones import build_backbone
+
+        return build_backbone(architecture, num_classes, in_channels, input_size)
     _, nn = _torch()
     pooled = _pooled(input_size)
 
@@ -132,3 +141,8 @@ def build_model(
 def num_params(model) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def total_params(model) -> int:
+    """Number of parameters, trainable or frozen."""
+    return sum(p.numel() for p in model.parameters())

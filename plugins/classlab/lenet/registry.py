@@ -166,30 +166,33 @@ def rename_model(dataset, run_key: str, new_key: str) -> dict:
 
 
 def check_delete(record: dict, run_key: str, delete_checkpoint: bool) -> None:
-    """Refuses ``delete_checkpoint`` for a checkpoint outside ClassLab's root (no write).
+    """Refuses ``delete_checkpoint`` for a checkpoint (or ONNX file) outside ClassLab's
+    root (no write).
 
     Raises:
         InputError: naming ``delete_checkpoint`` and what to do
     """
     from classlab.config import inside_root
+    from classlab.lenet.checkpoints import FILE_KEYS
 
-    path = record.get("checkpoint")
-    if not (delete_checkpoint and path):
-        return
-    try:
-        inside_root(path)
-    except InputError:
-        raise InputError(
-            f"delete_checkpoint: the checkpoint {path} of model {run_key!r} is outside "
-            "ClassLab's root, and ClassLab never deletes files there. Delete the model with "
-            "delete_checkpoint=False and remove the file yourself."
-        ) from None
+    for key in FILE_KEYS:
+        path, what = record.get(key), "checkpoint" if key == "checkpoint" else "ONNX file"
+        if not (delete_checkpoint and path):
+            continue
+        try:
+            inside_root(path)
+        except InputError:
+            raise InputError(
+                f"delete_checkpoint: the {what} {path} of model {run_key!r} is outside "
+                "ClassLab's root, and ClassLab never deletes files there. Delete the model "
+                "with delete_checkpoint=False and remove the file yourself."
+            ) from None
 
 
 def delete_model(dataset, run_key: str, delete_checkpoint: bool = False) -> dict:
-    """Removes a model's record; its checkpoint file only with ``delete_checkpoint``, and
-    only when the file is inside ClassLab's root and no record of any dataset (a clone's,
-    another key's) still references it.
+    """Removes a model's record; its checkpoint and ONNX files only with
+    ``delete_checkpoint``, and only when a file is inside ClassLab's root and no record of
+    any dataset (a clone's, another key's) still references it.
 
     Prediction fields written by the model are left in place. Returns the removed record.
     """
@@ -201,6 +204,7 @@ def delete_model(dataset, run_key: str, delete_checkpoint: bool = False) -> dict
         raise RunNotFoundError(f"Model {run_key!r} was deleted meanwhile: list the models")
     if delete_checkpoint:
         remove_unreferenced(rec.get("checkpoint"))
+        remove_unreferenced(rec.get("onnx_path"))
     return rec
 
 
@@ -223,6 +227,9 @@ def model_summary(record: dict) -> dict:
         "best_epoch": record["best_epoch"],
         "parent": record.get("parent"),
         "num_params": record["num_params"],
+        "train_seconds": record.get("train_seconds"),
+        "latency_ms": record.get("latency_ms"),
+        "onnx_path": record.get("onnx_path"),
         "applied_to": record.get("applied_to", []),
         "created_at": record.get("created_at"),
         "checkpoint": record["checkpoint"],

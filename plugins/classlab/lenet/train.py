@@ -81,7 +81,7 @@ def make_optimizer(model, config: TrainConfig):
     """The optimizer named by ``config.optimizer``."""
     import torch
 
-    params = model.parameters()
+    params = [p for p in model.parameters() if p.requires_grad]  # a frozen backbone: the head
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
@@ -109,7 +109,9 @@ def train_one_epoch(
     import torch
     import torch.nn.functional as F
 
-    model.train()
+    from classlab.lenet.backbones import train_mode
+
+    train_mode(model)
     n = len(x)
     order = torch.randperm(n, generator=generator, device=generator.device).to(x.device)
     loss_sum = torch.zeros((), device=x.device)
@@ -177,7 +179,8 @@ def fit_tensors(
     init_state=None,
     progress: Callable[[float, str], None] | None = None,
 ) -> FitResult:
-    """Trains a LeNet on in-memory tensors, with early stopping on validation loss.
+    """Trains a model (LeNet-5 or a backbone: ``config.architecture``) on in-memory
+    tensors, with early stopping on validation loss.
 
     Args:
         x_train, x_val: uint8 images ``N x C x S x S`` (put them on ``device``
@@ -186,7 +189,8 @@ def fit_tensors(
         config: hyperparameters (defaults: :class:`TrainConfig`)
         device: a torch device string (already resolved, e.g. ``"cuda"``)
         num_classes: defaults to ``max(label) + 1``
-        init_state: a ``state_dict`` to start from (fine-tuning)
+        init_state: a ``state_dict`` of the same architecture to start from (fine-tuning,
+            transfer learning)
         progress: ``fn(fraction, label)``, called after every epoch
 
     Returns:
@@ -238,6 +242,10 @@ def _setup(config: TrainConfig, device: str, num_classes, in_channels, n_train, 
     ).to(device)
     if init_state is not None:
         model.load_state_dict(init_state)
+    if config.freeze_backbone:
+        from classlab.lenet.backbones import freeze_backbone
+
+        freeze_backbone(model)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, math.ceil(n_train / config.batch_size))
     return model, optimizer, scheduler, gen
