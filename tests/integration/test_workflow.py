@@ -146,6 +146,8 @@ def test_workflow_end_to_end(mnist_dir, dataset_name, caplog):
         "lenet_mistakenness",
         "lenet_embeddings_uniqueness",
         "lenet_embeddings_representativeness",
+        defaults.OOS_FIELD,
+        defaults.LABEL_QUALITY_FIELD,
     ):
         assert f in schema, f
     assert set(ds.list_evaluations()) >= {"eval_clip", "eval_lenet", "eval_lenet_v2"}
@@ -176,6 +178,13 @@ def test_workflow_end_to_end(mnist_dir, dataset_name, caplog):
     whole = cmp["paired"]["v2_vs_v1"]
     assert (whole["fixed"], whole["broken"], whole["n"]) == (fvb["fixed"], fvb["broken"], 200)
     assert report.summary().splitlines()[-4].startswith("lenet_v2 vs lenet: ")
+    issues = get_record(ds, defaults.LABEL_ISSUES_KIND, defaults.LABEL_ISSUES_KEY)
+    assert issues["field"] == defaults.OOS_FIELD and report.summary().splitlines()[-5] == (
+        report.label_issues_line()
+    )
+    assert not set(ds.match_tags(defaults.TO_FIX_TAG).values("id")) & set(
+        ds.match_tags(defaults.LABEL_ISSUE_TAG).values("id")
+    )
     assert "attribution: of lenet_v2's" in report.summary()
     ctl = get_record(ds, "models", defaults.MODEL_V2_CONTROL)
     assert ctl["parent"] == "lenet_v1" and ctl["num_train"] < v2["num_train"]

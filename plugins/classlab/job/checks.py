@@ -72,6 +72,20 @@ class DoneChecks:
         fields = (defaults.LENET_FIELD, defaults.LENET_EMBEDDINGS)
         return self._has_fields(*fields) and self.ds.has_evaluation(defaults.EVAL_LENET)
 
+    def has_oos(self) -> bool:
+        from classlab.labels.oos import list_oos_runs
+
+        rec = list_oos_runs(self.ds).get(self.cfg.oos_key) or {}
+        return rec.get("pred_field") == self.cfg.oos_field and self._has_fields(self.cfg.oos_field)
+
+    def has_label_issues(self) -> bool:
+        from classlab.labels.issues import list_label_issue_runs
+
+        rec = list_label_issue_runs(self.ds).get(defaults.LABEL_ISSUES_KEY) or {}
+        return rec.get("fields") == [self.cfg.oos_field] and self._has_fields(
+            defaults.LABEL_QUALITY_FIELD
+        )
+
     def has_scores(self) -> bool:
         return self._has_fields(*self.score_fields())
 

@@ -1,7 +1,8 @@
 """The main job: ``./run.sh main`` (``python -m classlab``).
 
 Runs the whole ClassLab workflow through the ClassLab core (load MNIST,
-split, CLIP embeddings and zero-shot, LeNet-5, scores, tag, augment, fine-tune,
+split, CLIP embeddings and zero-shot, LeNet-5, out-of-sample predictions and
+label issues, scores, tag, augment, fine-tune,
 the control fine-tuning without the augmented samples, compare with paired tests),
 skipping the steps that are already done, prints a summary with each
 step's time and peak memory, then opens the FiftyOne App with the dataset and
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--headless", action="store_true", help="no App: print the summary and exit")
     add("--device", default=d.device, help="auto (CUDA when available), cpu, cuda")
     add("--epochs", type=int, default=d.epochs, help="LeNet-5 training epochs")
+    add("--oos-folds", type=int, default=d.oos_folds, help="folds of the out-of-sample step")
+    add(
+        "--oos-epochs",
+        type=int,
+        default=d.oos_epochs,
+        help="epochs of each fold model of the out-of-sample step (label issues)",
+    )
     _add_finetune_args(p.add_argument_group("fine-tuning and the control").add_argument, d)
     clip = p.add_argument_group("CLIP").add_argument
     clip("--no-clip", action="store_true", help="skip the CLIP steps")
@@ -117,6 +125,8 @@ def config_from_args(args):
         fresh=args.fresh,
         device=args.device,
         epochs=args.epochs,
+        oos_folds=args.oos_folds,
+        oos_epochs=args.oos_epochs,
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
         repeats=args.repeats,

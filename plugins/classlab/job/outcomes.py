@@ -129,6 +129,59 @@ class Applied:
 
 
 @dataclass
+class OutOfSample:
+    """``oos``: K-fold out-of-sample predictions (train+val; the rest by the ensemble)."""
+
+    field: str
+    num_folds: int
+    num_samples: int
+    num_others: int
+    accuracy: float
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"{self.field}: {self.num_folds}-fold out-of-sample accuracy {self.accuracy:.4f} on "
+            f"{self.num_samples} samples (+{self.num_others} by the fold ensemble) "
+            f"in {self.seconds:.0f} s"
+        )
+
+
+@dataclass
+class LabelIssues:
+    """``label_issues``: samples flagged by cleanlab, per split and per given class."""
+
+    field: str
+    num_flagged: int
+    num_scored: int
+    counts_per_split: dict[str, int] = field(default_factory=dict)
+    counts_per_class: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> "LabelIssues":
+        """From the ``label_issues`` record :func:`find_label_issues` returns."""
+        return cls(
+            rec["field"],
+            rec["num_flagged"],
+            rec["num_scored"],
+            dict(rec.get("counts_per_split") or {}),
+            dict(rec.get("counts_per_class") or {}),
+        )
+
+    def line(self) -> str:
+        """The summary's line: how many label issues in train and in test."""
+        split = self.counts_per_split
+        return (
+            f"label issues ({self.field}, cleanlab): {split.get('train', 0)} in train, "
+            f"{split.get('val', 0)} in val, {split.get('test', 0)} in test "
+            f"({self.num_flagged} of {self.num_scored} samples, tagged for review)"
+        )
+
+    def summary(self) -> str:
+        return self.line()
+
+
+@dataclass
 class Scored:
     """``scores``: ``{score: field}``."""
 

@@ -31,6 +31,11 @@ class WorkflowConfig:
     ``augment_params`` are arguments of
     :func:`~classlab.curation.augment.augment_samples`.
 
+    ``oos_folds`` LeNet-5 models of ``oos_epochs`` each give every train/val sample an
+    out-of-sample prediction in ``oos_field`` (test: their ensemble); cleanlab flags
+    the likely label errors on them; the curation then selects misclassified /
+    low-confidence training samples from ``oos_field``, minus the flagged ones.
+
     ``model_v2`` is fine-tuned from ``model_v1`` for ``finetune_epochs`` at peak
     learning rate ``finetune_lr`` WITH the augmented samples; ``model_control``
     the same way (same parent, epochs, learning rate and seed) WITHOUT them.
@@ -71,6 +76,12 @@ class WorkflowConfig:
             preset=defaults.AUGMENT_PRESET, num_copies=defaults.CURATION_COPIES
         )
     )
+    oos_key: str = defaults.OOS_RUN_KEY
+    oos_field: str = defaults.OOS_FIELD
+    oos_folds: int = defaults.OOS_FOLDS
+    # fewer than defaults.OOS_EPOCHS: 5 folds x 2 epochs keep the whole job near its
+    # time target on 2 CPU cores (benchmarks/RESULTS.md, "Label issues")
+    oos_epochs: int = 2
     only: Optional[list[str]] = None
 
     def __post_init__(self):

@@ -24,15 +24,16 @@ Example::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 from classlab import defaults
 from classlab.job import outcomes as out
 from classlab.job.checks import DoneChecks
 from classlab.job.clip_run import ClipRun
+from classlab.job.label_steps import LabelSteps
+from classlab.job.report import WorkflowReport
 from classlab.job.reset import start_over
-from classlab.job.runner import Step, StepResult, format_summary, repeat_progress, run_steps
+from classlab.job.runner import Step, repeat_progress, run_steps
 from classlab.job.settings import TUTORIAL_SELECTION, WorkflowConfig
 from classlab.progress import ProgressFn
 
@@ -60,6 +61,8 @@ STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
     ("zero_shot", "CLIP zero-shot classification", "has_zero_shot"),
     ("train_lenet", "train LeNet-5 ({c.model_v1})", "has_model_v1"),
     ("apply_lenet", "apply + evaluate LeNet-5, with embeddings", "has_lenet"),
+    ("oos", "out-of-sample predictions: {c.oos_folds}-fold LeNet-5 ({c.oos_field})", "has_oos"),
+    ("label_issues", "label issues: cleanlab on {c.oos_field}", "has_label_issues"),
     ("scores", "hardness, mistakenness, uniqueness, representativeness", "has_scores"),
     ("tag_to_fix", "tag the training samples to fix", "has_to_fix"),
     ("augment", "augment the tagged samples", "has_augmentations"),
@@ -81,27 +84,7 @@ STEP_NAMES = tuple(name for name, _, _ in STEP_TABLE)
 CLIP_STEPS = ("clip_embeddings", "zero_shot")  # skipped (with the reason) when CLIP cannot run
 
 
-@dataclass
-class WorkflowReport:
-    """The outcome: one :class:`StepResult` per step, and the comparison."""
-
-    dataset_name: str
-    results: list[StepResult]
-    comparison: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when no step failed."""
-        return all(r.status != "failed" for r in self.results)
-
-    def summary(self) -> str:
-        """The per-step table (time, peak memory, result), then the comparison's
-        paired tests and attribution (see :mod:`classlab.job.comparing`)."""
-        lines = self.comparison.get("lines", [])
-        return format_summary(self.results) + "".join(f"\n{line}" for line in lines)
-
-
-class Workflow(DoneChecks):
+class Workflow(LabelSteps, DoneChecks):
     """The steps of the workflow over one dataset (see the module docstring); the
     done checks come from :class:`~classlab.job.checks.DoneChecks`.
 
@@ -334,7 +317,7 @@ class Workflow(DoneChecks):
 
         criteria = Criteria(
             **{
-                "pred_field": defaults.LENET_FIELD,
+                **self.selection_fields(),  # the out-of-sample predictions when they exist
                 "gt_field": defaults.GROUND_TRUTH,
                 "embeddings_field": defaults.LENET_EMBEDDINGS,
                 **self.cfg.tag_params,
@@ -342,7 +325,8 @@ class Workflow(DoneChecks):
                 "split": defaults.TRAIN_TAG,
             }
         )
-        res = tag_samples(self.ds, criteria, tag=defaults.TO_FIX_TAG)
+        # suspected label errors are for review, not for multiplying
+        res = tag_samples(self.selection_view(), criteria, tag=defaults.TO_FIX_TAG)
         return out.Tagged(res["tag"], res["tagged"], res["counts"])
 
     def augment(self, progress: ProgressFn) -> out.Augmented:
@@ -392,6 +376,10 @@ def run_workflow(config: Optional[WorkflowConfig] = None, clip_cache=None) -> Wo
         raise InputError(f"Unknown step(s) {unknown}: choose from {', '.join(STEP_NAMES)}")
     if config.fresh:
         start_over(config.dataset_name)
-    results = run_steps(Workflow(config, clip_cache).steps())
+    flow = Workflow(config, clip_cache)
+    results = run_steps(flow.steps())
     compared = next((r.data for r in results if isinstance(r.data, out.Compared)), None)
-    return WorkflowReport(config.dataset_name, results, compared.report() if compared else {})
+    issues = flow.label_issue_record() if flow.has_dataset() else {}
+    return WorkflowReport(
+        config.dataset_name, results, compared.report() if compared else {}, issues
+    )

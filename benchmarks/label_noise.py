@@ -1,0 +1,268 @@
+"""Label-error detection on known noise: out-of-sample cleanlab vs in-sample cleanlab vs
+Brain's mistakenness, side by side on the same seeded flips.
+
+For each model setting, each noise kind (``uniform``: to another class at random;
+``confusable``: each digit to its most confusable class, 0->6 1->7 2->7 3->5 4->9
+5->3 6->0 7->1 8->3 9->4) and each rate, a seeded share of the first
+``--train-size`` MNIST training labels is flipped, then:
+
+(a) ``oos``: ClassLab's K-fold cross-validation (:func:`classlab.labels.oos.cross_validate`:
+    calibrated out-of-sample logits) -> ``cleanlab.filter.find_label_issues``;
+(b) ``insample``: one model trained on all the noisy labels, its predictions on
+    those same samples -> ``find_label_issues``;
+(c) ``mistakenness``: Brain's mistakenness (``classlab.curation.scores.mistakenness_values``,
+    the formula of ``fob.compute_mistakenness``) on (b)'s predictions, top N.
+
+Reported: precision and recall of the flagged set, and of the top N by score (N =
+the number of flips; (a) and (b) rank by ``get_label_quality_scores``).
+
+Model settings: ``default`` (the default LeNet-5: label smoothing 0.05, augmentation;
+the OOS fold models as ``compute_oos_predictions`` trains them: no label smoothing)
+and ``fit`` (fits its training labels: no label smoothing, no augmentation, no
+dropout or weight decay, no early stopping, ``--fit-epochs``).
+
+Pixels come from the IDX files (torch only, no database). Usage::
+
+    .venv/bin/python benchmarks/label_noise.py --train-size 10000 --epochs 3 \\
+        --fit-epochs 10 --json /tmp/label_noise.json
+    .venv/bin/python benchmarks/label_noise.py speed [--baseline]   # the OOS timing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+MNIST = os.environ.get("CLASSLAB_MNIST_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
+CONFUSE = {0: 6, 1: 7, 2: 7, 3: 5, 4: 9, 5: 3, 6: 0, 7: 1, 8: 3, 9: 4}
+
+
+def flip(y: np.ndarray, kind: str, rate: float, seed: int):
+    """``(noisy labels, flipped indices)``: a seeded ``rate`` of ``y`` flipped."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(y), size=int(round(rate * len(y))), replace=False)
+    noisy = y.copy()
+    if kind == "confusable":
+        noisy[idx] = [CONFUSE[int(c)] for c in y[idx]]
+    else:
+        noisy[idx] = (y[idx] + rng.integers(1, 10, len(idx))) % 10
+    return noisy, idx
+
+
+def configs(epochs: int, fit_epochs: int, device: str) -> dict:
+    """``{setting: (fold models' options, in-sample model's options)}``."""
+    from classlab.labels.oos import oos_config
+
+    base = dict(epochs=epochs, device=device)
+    fit = dict(
+        epochs=fit_epochs,
+        device=device,
+        label_smoothing=0.0,
+        augment=False,
+        dropout=0.0,
+        weight_decay=0.0,
+        patience=0,
+    )
+    return {
+        "default": (oos_config(base), dict(base)),
+        "fit": (oos_config(fit), dict(fit)),
+    }
+
+
+def scores(flipped: np.ndarray, flagged: np.ndarray, ranking: np.ndarray) -> dict:
+    """Precision/recall of the flagged set and of the top N of ``ranking`` (worst first)."""
+    truth = set(flipped.tolist())
+    found = set(np.flatnonzero(flagged).tolist())
+    top = set(ranking[: len(truth)].tolist())
+    tp, tp_top = len(found & truth), len(top & truth)
+    return {
+        "flagged": len(found),
+        "precision": tp / max(len(found), 1),
+        "recall": tp / max(len(truth), 1),
+        "top_n_precision": tp_top / max(len(top), 1),
+        "top_n_recall": tp_top / max(len(truth), 1),
+    }
+
+
+def cleanlab_scores(labels, probs, flipped) -> dict:
+    import warnings
+
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mask = find_label_issues(labels, probs)
+        quality = get_label_quality_scores(labels, probs)
+    return scores(flipped, mask, np.argsort(quality, kind="stable"))
+
+
+def in_sample(x, y, opts, device):
+    """One model on every (noisy) label; its logits on those samples, and its train acc."""
+    import torch
+    from classlab.labels.oos import inner_split
+    from classlab.lenet.config import TrainConfig
+    from classlab.lenet.train import fit_tensors, predict
+
+    cfg = TrainConfig.from_dict(opts)
+    cfg.in_channels = 1
+    _, val = inner_split(np.arange(len(y)), y.cpu().numpy(), cfg.seed)
+    v = torch.as_tensor(val, device=x.device)
+    res = fit_tensors(x, y, x[v], y[v], cfg, device, 10)
+    return predict(res.model, x, cfg.eval_batch_size, device, cfg.amp).cpu().numpy(), res
+
+
+def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
+    import torch
+    from classlab.curation.scores import mistakenness_values
+    from classlab.labels.calibration import softmax
+    from classlab.labels.oos import OosPlan, cross_validate
+
+    noisy, flipped = flip(y_true, kind, rate, args.seed)
+    y = torch.as_tensor(noisy, dtype=torch.long).to(x.device)
+    fold_cfg, insample_opts = opts
+    fold_cfg.in_channels = 1
+    plan = OosPlan(None, None, [str(c) for c in range(10)], args.folds, fold_cfg, args.device)
+    t0 = time.perf_counter()
+    oos_logits, _, folds = cross_validate(x, y, plan, args.seed)
+    t_oos = time.perf_counter() - t0
+    z, res = in_sample(x, y, insample_opts, args.device)
+    t_in = time.perf_counter() - t0 - t_oos
+    names = [str(c) for c in range(10)]
+    pred = [names[i] for i in z.argmax(1)]
+    mist = np.array(mistakenness_values(pred, [names[i] for i in noisy], list(z), True))
+    row = {
+        "model": name,
+        "noise": kind,
+        "rate": rate,
+        "n": len(noisy),
+        "flips": len(flipped),
+        "oos": cleanlab_scores(noisy, softmax(oos_logits), flipped),
+        "insample": cleanlab_scores(noisy, softmax(z), flipped),
+        "mistakenness": scores(flipped, np.zeros(len(noisy), bool), np.argsort(-mist)),
+        "oos_seconds": round(t_oos, 1),
+        "insample_seconds": round(t_in, 1),
+        "insample_train_acc": res.history[-1]["train_acc"],
+        "insample_fits_noisy": float((z.argmax(1) == noisy).mean()),
+        "oos_acc_vs_true": float((oos_logits.argmax(1) == y_true).mean()),
+        "temperatures": [round(f.temperature, 3) for f in folds],
+    }
+    del row["mistakenness"]["flagged"]
+    return row
+
+
+def line(r: dict) -> str:
+    a, b, c = r["oos"], r["insample"], r["mistakenness"]
+    return (
+        f"{r['model']:8s} {r['noise']:10s} {r['rate']:4.0%} flips {r['flips']:5d} | "
+        f"(a) OOS P {a['precision']:.3f} R {a['recall']:.3f} topN {a['top_n_recall']:.3f} | "
+        f"(b) in-sample P {b['precision']:.3f} R {b['recall']:.3f} "
+        f"topN {b['top_n_recall']:.3f} | (c) mistakenness topN {c['top_n_recall']:.3f} | "
+        f"in-sample fits noisy {r['insample_fits_noisy']:.3f}, "
+        f"{r['oos_seconds']:.0f}+{r['insample_seconds']:.0f} s"
+    )
+
+
+def speed(argv) -> int:
+    """``speed``: :func:`compute_oos_predictions` with its defaults on full MNIST (60,000
+    training digits split 54,000/6,000, all cross-validated; the 10,000 test digits
+    predicted by the fold ensemble) in a private database, timed against the 10-minute
+    goal; ``--baseline`` also times one ``train_lenet`` with the same epochs."""
+    import tempfile
+
+    p = argparse.ArgumentParser(description=speed.__doc__)
+    p.add_argument("--mnist-dir", default=MNIST)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--baseline", action="store_true")
+    args = p.parse_args(argv)
+    sys.path[:0] = [str(ROOT / "tests")]
+    from support.mongo import isolate
+
+    isolate(Path(tempfile.mkdtemp(prefix="classlab-oos-bench-")), ROOT)
+    from classlab.config import configure_logging
+    from classlab.data.mnist import load_mnist
+    from classlab.data.splits import split_dataset
+    from classlab.labels.oos import compute_oos_predictions
+
+    configure_logging()
+    ds = load_mnist(args.mnist_dir, dataset_name="oos-bench")
+    split_dataset(ds.match_tags("train"), {"train": 0.9, "val": 0.1}, overwrite=True)
+    t0 = time.perf_counter()
+    res = compute_oos_predictions(ds, config={"device": args.device})
+    seconds = time.perf_counter() - t0
+    print(
+        f"compute_oos_predictions: {res['num_folds']} folds x epochs {res['epochs_run']} over "
+        f"{res['num_samples']} samples (+{res['num_others']} by the ensemble): {seconds:.0f} s "
+        f"= {seconds / 60:.1f} min, {seconds / 600:.2f}x the 10-minute goal; OOS accuracy "
+        f"{res['accuracy']:.4f}, temperatures {[round(t, 3) for t in res['temperatures']]}",
+        flush=True,
+    )
+    if args.baseline:
+        from classlab.lenet.runs import train_lenet
+
+        t1 = time.perf_counter()
+        rec = train_lenet(ds, run_key="one", config={"epochs": res["epochs_run"][0]})
+        one = time.perf_counter() - t1
+        print(
+            f"one train_lenet ({len(rec['history'])} epochs, {rec['num_train']} samples): "
+            f"{one:.0f} s; the {res['num_folds']} folds cost {seconds / one:.1f}x",
+            flush=True,
+        )
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["speed"]:
+        return speed(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mnist-dir", default=MNIST)
+    p.add_argument("--train-size", type=int, default=60000)
+    p.add_argument("--epochs", type=int, default=None, help="default: defaults.OOS_EPOCHS")
+    p.add_argument("--fit-epochs", type=int, default=20)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--models", default="default,fit")
+    p.add_argument("--noise", default="uniform,confusable")
+    p.add_argument("--rates", default="0.02,0.10")
+    p.add_argument("--seed", type=int, default=51)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="append each row as a JSON line")
+    args = p.parse_args(argv)
+    import torch
+    from classlab import defaults
+    from classlab.config import resolve_device
+    from classlab.data.mnist import read_mnist
+
+    args.device = resolve_device(args.device)
+    images, labels = read_mnist(args.mnist_dir)["train"]
+    x = torch.from_numpy(np.ascontiguousarray(images[: args.train_size, None])).to(args.device)
+    y_true = labels[: args.train_size].astype(np.int64)
+    epochs = args.epochs or defaults.OOS_EPOCHS
+    print(
+        f"{len(y_true)} MNIST training digits, {args.folds} folds, epochs {epochs} "
+        f"(fit: {args.fit_epochs}), device {args.device}, torch threads "
+        f"{torch.get_num_threads()}",
+        flush=True,
+    )
+    for name in args.models.split(","):
+        for kind in args.noise.split(","):
+            for rate in (float(r) for r in args.rates.split(",")):
+                opts = configs(epochs, args.fit_epochs, args.device)[name]
+                row = run_setting(x, y_true, name, opts, kind, rate, args)
+                print(line(row), flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Out-of-sample predictions by stratified K-fold cross-validation of LeNet-5.
+
+Every labelled sample of the cross-validated part of a view (the ``train`` and
+``val`` tags by default) is predicted by the one fold model that did not see it.
+The images are decoded once into a tensor cache shared by all folds
+(:func:`classlab.lenet.data.view_tensors`); each fold trains with
+:func:`classlab.lenet.train.fit_tensors`, early-stopping on a stratified 10% slice
+of its own training part, and is temperature-scaled on that same slice
+(:mod:`classlab.labels.calibration`), so the stored logits are calibrated. The
+other samples of the view (e.g. ``test``), when ``predict_others``, get the mean of
+the K calibrated fold models' probabilities (none of them saw those samples).
+Augmented copies are left out: a copy in another fold would leak its source.
+
+Storage: fold ``k`` (1-based) of run ``R`` is the model ``R-fold<k>`` in the
+model registry (:mod:`classlab.lenet.registry`; keys cannot hold ``/``), with its
+history, and the run itself is the record ``oos/R`` (``folds`` lists the fold
+keys, plus temperatures, sizes and the out-of-sample accuracy). Each prediction
+carries ``fold`` (``k``, or 0 for a sample predicted by the ensemble).
+
+Nothing is written before every fold has trained: a failure leaves the dataset as
+it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from classlab import defaults, records
+from classlab.config import check_key, resolve_device
+from classlab.errors import EmptyViewError, InputError
+from classlab.progress import ProgressFn, as_progress
+
+logger = logging.getLogger("classlab")
+
+KIND = "oos"
+MAX_FOLDS = 50
+WRITE_CHUNK = 5000
+
+
+def fold_key(run_key: str, k: int) -> str:
+    """The registry key of fold ``k`` (1-based) of the OOS run ``run_key``."""
+    return run_key + defaults.OOS_FOLD_SUFFIX.format(k=k)
+
+
+def list_oos_runs(dataset) -> dict[str, dict]:
+    """The OOS runs of ``dataset``: ``{run_key: record}``."""
+    return records.list_records(dataset, KIND)
+
+
+def check_num_folds(num_folds) -> int:
+    """``num_folds`` is an integer from 2 to 50."""
+    ok = isinstance(num_folds, (int, float)) and not isinstance(num_folds, bool)
+    if not ok or num_folds != int(num_folds) or not 2 <= num_folds <= MAX_FOLDS:
+        raise InputError(f"num_folds must be an integer from 2 to {MAX_FOLDS}, got {num_folds!r}")
+    return int(num_folds)
+
+
+def oos_config(config=None):
+    """The training options of the fold models: :class:`TrainConfig` defaults, except
+    ``epochs`` (``defaults.OOS_EPOCHS``) and ``label_smoothing``
+    (``defaults.OOS_LABEL_SMOOTHING`` = 0: smoothing caps the probabilities that
+    confident learning thresholds), unless ``config`` (a dict or TrainConfig) sets them."""
+    from classlab.lenet.config import TrainConfig
+
+    given = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
+    base = {"epochs": defaults.OOS_EPOCHS, "label_smoothing": defaults.OOS_LABEL_SMOOTHING}
+    return TrainConfig.from_dict({**base, **{k: v for k, v in given.items() if v is not None}})
+
+
+def split_view(view, label_field: str, tags: Sequence[str]):
+    """``(cv, others)``: the labelled samples carrying one of ``tags`` (all labelled
+    samples when ``tags`` is empty), and the rest of the view; augmented copies in neither."""
+    from fiftyone import ViewField as F
+
+    base = view.match_tags(defaults.AUGMENTED_TAG, bool=False)
+    chosen = F(label_field).exists()
+    if tags:
+        chosen = chosen & F("tags").contains(list(tags))
+    return base.match(chosen), base.match(~chosen)
+
+
+@dataclass
+class OosPlan:
+    """What :func:`check_oos_args` checked, before any write."""
+
+    cv: object
+    others: object
+    classes: list[str]
+    num_folds: int
+    cfg: object
+    device: str
+    fold_keys: list[str] = field(default_factory=list)
+
+
+def check_oos_args(
+    view, run_key, label_field, pred_field, tags, num_folds, config=None, overwrite=False
+) -> OosPlan:
+    """Every check of :func:`compute_oos_predictions`, in order (aggregations only).
+
+    Raises:
+        InputError / FieldError / EmptyViewError / RunExistsError: naming the parameter
+    """
+    from classlab.lenet import registry
+    from classlab.lenet.apply import check_label_field
+    from classlab.validation import require_classification_field
+
+    check_key(run_key, "run_key")
+    k = check_num_folds(num_folds)
+    cfg = oos_config(config)
+    device = resolve_device(cfg.device)
+    dataset = view._dataset
+    require_classification_field(view, label_field, "label_field")
+    if run_key in list_oos_runs(dataset) and not overwrite:
+        from classlab.errors import RunExistsError
+
+        raise RunExistsError(
+            f"An OOS run {run_key!r} exists: pick another run_key or pass overwrite=True"
+        )
+    models = registry.list_models(dataset)
+    keys = [fold_key(run_key, i) for i in range(1, k + 1)]
+    for key in keys:
+        registry.check_new_run_key(key, models, overwrite, "run_key")
+    try:  # the rule of apply_lenet's prediction field, under this function's name for it
+        check_label_field(dataset, pred_field, label_field, overwrite)
+    except InputError as e:
+        raise type(e)(str(e).replace("label_field", "pred_field")) from None
+    cv, others = split_view(view, label_field, tags)
+    counts = {c: n for c, n in cv.count_values(f"{label_field}.label").items() if c}
+    _check_counts(counts, k, tags)
+    classes = sorted(counts)
+    return OosPlan(cv, others, classes, k, cfg, device, keys)
+
+
+def _check_counts(counts: dict, k: int, tags) -> None:
+    n = sum(counts.values())
+    where = f"tagged {', '.join(tags)}" if tags else "of the view"
+    if n == 0:
+        raise EmptyViewError(
+            f"No labelled sample {where}: split the dataset first, or change tags "
+            "(empty: every labelled sample of the view)"
+        )
+    if len(counts) < 2:
+        raise InputError(f"The labelled samples {where} have {len(counts)} class: need 2 or more")
+    if max(counts.values()) < k:
+        raise InputError(
+            f"num_folds={k} is more than the samples of every class ({max(counts.values())} at "
+            "most): lower num_folds or label more samples"
+        )
+
+
+def make_folds(y: np.ndarray, num_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified, shuffled, seeded K folds: ``[(train_idx, test_idx), ...]``."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    skf = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed % 2**32)
+    with warnings.catch_warnings():  # "least populated class has only n members"
+        warnings.simplefilter("ignore", UserWarning)
+        return list(skf.split(np.zeros(len(y)), y))
+
+
+def inner_split(train_idx: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.1):
+    """A stratified ``fraction`` of ``train_idx`` for early stopping and temperature
+    scaling (plain random when a class is too small to stratify): ``(fit, val)``."""
+    from sklearn.model_selection import train_test_split
+
+    n_val = max(1, int(round(fraction * len(train_idx))))
+    try:
+        fit, val = train_test_split(
+            train_idx, test_size=n_val, stratify=y[train_idx], random_state=seed % 2**32
+        )
+    except ValueError:
+        fit, val = train_test_split(train_idx, test_size=n_val, random_state=seed % 2**32)
+    return np.sort(fit), np.sort(val)
+
+
+@dataclass
+class FoldResult:
+    """One fold's trained model, history, temperature and test predictions."""
+
+    k: int
+    fit: object
+    temperature: float
+    test_idx: np.ndarray
+    logits: np.ndarray
+    num_train: int
+    num_val: int
+
+
+def _fit_fold(k, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
+    """Trains fold ``k`` on ``idx = (train_idx, test_idx)`` and predicts its test part."""
+    import torch
+
+    from classlab.labels.calibration import fit_temperature
+    from classlab.lenet.train import fit_tensors, predict
+
+    train_idx, test_idx = idx
+    fit_idx, val_idx = inner_split(train_idx, y.cpu().numpy(), seed + k)
+
+    def take(a):
+        return torch.as_tensor(a, device=x.device)
+
+    cfg = plan.cfg
+    res = fit_tensors(
+        x[take(fit_idx)],
+        y[take(fit_idx)],
+        x[take(val_idx)],
+        y[take(val_idx)],
+        cfg,
+        plan.device,
+        len(plan.classes),
+        progress=lambda f, label: report(f, f"fold {k}/{plan.num_folds}: {label}", force=True),
+    )
+    val_logits = predict(res.model, x[take(val_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
+    t = fit_temperature(val_logits.cpu().numpy(), y[take(val_idx)].cpu().numpy())
+    logits = predict(res.model, x[take(test_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
+    logger.info("fold %d/%d: temperature %.3f", k, plan.num_folds, t)
+    calibrated = (logits.cpu().numpy() / t).astype(np.float32)
+    return FoldResult(k, res, t, test_idx, calibrated, len(fit_idx), len(val_idx))
+
+
+def cross_validate(x, y, plan: OosPlan, seed: int, progress: ProgressFn | None = None):
+    """The K folds on in-memory tensors (uint8 images ``x``, int64 labels ``y``): the
+    one loop that :func:`compute_oos_predictions` and ``benchmarks/label_noise.py`` run.
+
+    Returns:
+        ``(logits, fold_of, folds)``: calibrated out-of-sample logits (``N x C``), the
+        fold (1..K) that predicted each sample, and the :class:`FoldResult` list
+    """
+    report = as_progress(progress)
+    splits = make_folds(y.cpu().numpy(), plan.num_folds, seed)
+    folds = []
+    for k, idx in enumerate(splits, 1):
+        span = ((k - 1) / plan.num_folds, k / plan.num_folds)
+        report(span[0], f"fold {k}/{plan.num_folds}: training", force=True)
+        folds.append(_fit_fold(k, x, y, idx, plan, seed, report.stage(*span)))
+    logits = np.zeros((len(y), len(plan.classes)), dtype=np.float32)
+    fold_of = np.zeros(len(y), dtype=np.int64)
+    for fold in folds:
+        logits[fold.test_idx], fold_of[fold.test_idx] = fold.logits, fold.k
+    return logits, fold_of, folds
+
+
+def _ensemble_logits(folds, x, plan: OosPlan) -> np.ndarray:
+    """Logits of the mean calibrated probabilities of every fold model on ``x``."""
+    from classlab.labels.calibration import log_mean_probs, softmax
+    from classlab.lenet.train import predict
+
+    cfg = plan.cfg
+    probs = []
+    for fold in folds:
+        model = fold.fit.model.to(plan.device)
+        z = predict(model, x, cfg.eval_batch_size, plan.device, cfg.amp).cpu().numpy()
+        probs.append(softmax(z, fold.temperature))
+    return log_mean_probs(probs)
+
+
+def _decode(plan: OosPlan, label_field: str, predict_others: bool, report):
+    """Decodes the cross-validated samples (and the others) once: ``(ids, x, y, oids, ox)``."""
+    from classlab.lenet.data import detect_channels, view_tensors
+
+    cfg = plan.cfg
+    if cfg.in_channels is None:
+        cfg.in_channels = detect_channels(plan.cv.limit(16).values("filepath"))
+    args = (cfg.in_channels, cfg.input_size, plan.device, cfg.num_workers)
+    ids, x, y = view_tensors(plan.cv, label_field, plan.classes, *args, report.stage(0, 0.8))
+    oids, ox = [], None
+    if predict_others and plan.others.count():
+        oids, ox, _ = view_tensors(plan.others, None, None, *args, report.stage(0.8, 1.0))
+    return ids, x, y, oids, ox
+
+
+def compute_oos_predictions(
+    view,
+    run_key: str = defaults.OOS_RUN_KEY,
+    label_field: str = defaults.GROUND_TRUTH,
+    pred_field: str = defaults.OOS_FIELD,
+    tags: Sequence[str] = (defaults.TRAIN_TAG, defaults.VAL_TAG),
+    num_folds: int = defaults.OOS_FOLDS,
+    seed: int = defaults.SPLIT_SEED,
+    config=None,
+    predict_others: bool = True,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> dict:
+    """Out-of-sample predictions of every labelled sample by K-fold cross-validation.
+
+    Args:
+        view: a dataset or view of image samples with Classification labels
+        run_key: the OOS run; fold ``k``'s model is ``<run_key>-fold<k>`` in the registry
+        label_field: the labels to learn (and later to doubt)
+        pred_field: the Classification field written (label, confidence, logits, fold)
+        tags: the samples to cross-validate (any of these tags; empty: every labelled one)
+        num_folds: K (stratified by class, shuffled with ``seed``)
+        seed: seeds the folds and (unless ``config`` sets one) nothing else
+        config: fold training options (:func:`oos_config`: 5 epochs, no label smoothing)
+        predict_others: also predict the rest of the view (e.g. test) with the mean of
+            the fold models' calibrated probabilities
+        overwrite: replace an existing run / fold models / field
+        progress: ``fn(fraction, label)``, with one report per fold epoch
+
+    Returns:
+        ``{run_key, pred_field, folds, num_samples, num_others, accuracy,
+        temperatures, seconds}`` (``accuracy``: out-of-sample, against ``label_field``)
+    """
+    from classlab.labels.oos_store import commit_folds, write_oos_predictions
+
+    report, t0 = as_progress(progress), time.perf_counter()
+    plan = check_oos_args(
+        view, run_key, label_field, pred_field, tags, num_folds, config, overwrite
+    )
+    ids, x, y, oids, ox = _decode(plan, label_field, predict_others, report.stage(0, 0.1))
+    logits, fold_of, folds = cross_validate(x, y, plan, seed, report.stage(0.1, 0.9))
+    y_np = y.cpu().numpy()
+    del x, y
+    if ox is not None:
+        report(0.9, f"predicting {len(oids)} other samples with the fold ensemble", force=True)
+        ologits = _ensemble_logits(folds, ox, plan)
+        ids, logits = list(ids) + list(oids), np.concatenate([logits, ologits])
+        fold_of = np.concatenate([fold_of, np.zeros(len(oids), dtype=np.int64)])
+    dataset = view._dataset
+    commit_folds(dataset, run_key, plan, folds, label_field, pred_field, overwrite)
+    write_oos_predictions(
+        dataset, list(ids), logits, plan.classes, fold_of, pred_field, report.stage(0.92, 0.99)
+    )
+    n_cv = len(y_np)
+    acc = float((logits[:n_cv].argmax(1) == y_np).mean())
+    out = {
+        "run_key": run_key,
+        "pred_field": pred_field,
+        "label_field": label_field,
+        "tags": list(tags),
+        "folds": plan.fold_keys,
+        "num_folds": plan.num_folds,
+        "seed": int(seed),
+        "classes": plan.classes,
+        "num_samples": n_cv,
+        "num_others": len(oids),
+        "accuracy": acc,
+        "temperatures": [f.temperature for f in folds],
+        "epochs_run": [len(f.fit.history) for f in folds],
+        "seconds": time.perf_counter() - t0,
+    }
+    records.set_record(dataset, KIND, run_key, {**out, "config": plan.cfg.to_dict()})
+    report(1.0, f"{n_cv} out-of-sample predictions in {pred_field!r}, accuracy {acc:.4f}", True)
+    return out
