@@ -87,7 +87,7 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
         _wait_url(url, proc, log)
         open_app(page, url)
         page.get_by_text("ClassLab model comparison").first.wait_for(timeout=90_000)
-        expected = compare_models(page_dataset(dataset_name))
+        expected = compare_models(page_dataset(dataset_name).match_tags("test"))
         for acc in expected["summary"]["accuracy"]:
             page.get_by_text(f"{acc:.4f}").first.wait_for(timeout=60_000)
         models = {"lenet", "lenet_v2", "lenet_v2_control"} | ({"clip_zero_shot"} if docs else set())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def run_panel_method(panel, dataset, method: str, state=None, params=None):
-    """Calls ``panel.<method>`` then ``render``, as the App does.
+def run_panel_method(panel, dataset, method: str, state=None, params=None, view=None):
+    """Calls ``panel.<method>`` then ``render``, as the App does (``view``: the
+    App's current view, default the whole dataset).
 
     Returns:
         ``(state, data, rendered, triggered)``: the panel state after the call,
@@ -18,6 +19,7 @@ def run_panel_method(panel, dataset, method: str, state=None, params=None):
     ctx = foo.ExecutionContext(
         request_params={
             "dataset_name": dataset.name,
+            **({"view": view._serialize()} if view is not None else {}),
             "params": {
                 "panel_id": "test-panel",
                 "panel_state": dict(state or {}),

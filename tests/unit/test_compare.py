@@ -186,7 +186,7 @@ def test_table_cells_counts_rates_and_missing():
     assert frame["num_params"].dtype.kind == "f"
     rows = compare_plots.table_rows(frame)
     assert rows[0] == dict(
-        field="clip", n="2,000", accuracy="0.0985", num_params="-", train_seconds="-"
+        field="clip", n="2,000", accuracy="0.0985", num_params="—", train_seconds="—"
     )
     assert rows[1]["num_params"] == "120,550" and rows[1]["train_seconds"] == "5.8"
     assert rows[1]["accuracy"] == "1.0000"

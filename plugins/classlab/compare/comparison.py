@@ -113,8 +113,6 @@ def compare_models(
         FieldError: no evaluated models, or a field is missing / not Classification
         EmptyViewError: no sample has a label in every field
     """
-    import pandas as pd
-
     view = dataset_or_view
     dataset = view._dataset
     require_nonempty(view)
@@ -125,7 +123,20 @@ def compare_models(
     baseline = baseline if baseline in fields else fields[0]
     data = _load(view, fields, gt_field, notes)
     info = model_info(dataset)
-    classes, summary, per_class, cms = _tables(dataset, fields, baseline, info, data, top_k)
+    tables = field_tables(dataset, fields, info, data, top_k)
+    return assemble(fields, gt_field, baseline, notes, info, data, tables, agreement_pair)
+
+
+def assemble(fields, gt_field, baseline, notes, info, data, tables, agreement_pair) -> dict:
+    """:func:`compare_models`' dict from the per-field tables of :func:`field_tables`
+    (the baseline only changes the delta columns)."""
+    import pandas as pd
+
+    classes, summary, per_class, cms = tables
+    per_class = dict(per_class)
+    for f in fields:
+        if f != baseline:
+            per_class[f"{f}_f1_delta"] = per_class[f"{f}_f1"] - per_class[f"{baseline}_f1"]
     return {
         "agreement": _agreement_for(data, fields, agreement_pair),
         "fields": fields,
@@ -160,8 +171,9 @@ def _load(view, fields, gt_field, notes) -> dict:
     return data
 
 
-def _tables(dataset, fields, baseline, info, data, top_k):
-    """``(classes, summary rows, per-class columns, confusion matrices)`` of every model."""
+def field_tables(dataset, fields, info, data, top_k):
+    """``(classes, summary rows, per-class columns, confusion matrices)`` of every model
+    (no baseline deltas: :func:`assemble` adds them)."""
     classes, gt_idx, pred_idx = encode(data["gt"], data["preds"])
     k = len(classes)
     summary, per_class, cms = [], {"class": classes}, {}
@@ -175,9 +187,6 @@ def _tables(dataset, fields, baseline, info, data, top_k):
             per_class[f"{f}_{m}"] = sc[m]
         per_class[f"{f}_support"] = sc["support"].astype(int)
         cms[f] = {"classes": classes, "matrix": cm.tolist()}
-    for f in fields:
-        if f != baseline:
-            per_class[f"{f}_f1_delta"] = per_class[f"{f}_f1"] - per_class[f"{baseline}_f1"]
     return classes, summary, per_class, cms
 
 
@@ -189,6 +198,26 @@ def _agreement_for(data, fields, pair) -> dict | None:
     a = a if a in fields else fields[0]
     b = b if b in fields and b != a else next(f for f in fields if f != a)
     return _agreement_of(data, a, b)
+
+
+LATENCY_COLUMNS = {
+    (runtime, batch): f"latency_{runtime}_{batch}"
+    for runtime in ("torch", "onnx")
+    for batch in ("1", "256")
+}
+
+
+def latency_columns(latency: dict | None) -> dict:
+    """``latency_<runtime>_<batch>`` (CPU ms per image) from a model record's
+    ``latency_ms`` (``{"torch": {"1": ms, "256": ms}, "onnx": {...}}``); None where absent."""
+    latency = latency if isinstance(latency, dict) else {}
+    out = {}
+    for (runtime, batch), col in LATENCY_COLUMNS.items():
+        per_batch = latency.get(runtime)
+        value = per_batch.get(batch) if isinstance(per_batch, dict) else None
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        out[col] = float(value) if ok else None
+    return out
 
 
 def _summary_row(dataset, f, info, data, sc, present, correct, top_k) -> dict:
@@ -207,6 +236,7 @@ def _summary_row(dataset, f, info, data, sc, present, correct, top_k) -> dict:
         "num_params": rec.get("num_params"),
         "train_seconds": rec.get("train_seconds"),
         "images_per_second": rec.get("images_per_second"),
+        **latency_columns(rec.get("latency_ms")),
         "random_weights": bool(rec.get("random_weights")),
     }
     conf = data["confidence"][f]

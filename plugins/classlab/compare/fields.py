@@ -67,7 +67,7 @@ def model_info(dataset) -> dict[str, dict]:
 
     Returns:
         ``{field: {"kind", "run_key", "num_params", "train_seconds",
-        "images_per_second", "history", "classes", "random_weights", "display"}}``
+        "images_per_second", "latency_ms", "history", "classes", "random_weights", "display"}}``
         for fields written by ClassLab's LeNet or CLIP runs.
     """
     info: dict[str, dict] = {}
@@ -79,6 +79,7 @@ def model_info(dataset) -> dict[str, dict]:
                 "num_params": rec.get("num_params"),
                 "train_seconds": rec.get("train_seconds"),
                 "images_per_second": rec.get("images_per_second"),
+                "latency_ms": rec.get("latency_ms"),
                 "history": rec.get("history") or [],
                 "classes": rec.get("classes"),
                 "random_weights": False,

@@ -8,20 +8,25 @@ ECE_BINS = 15
 
 
 def encode(gt: np.ndarray, preds: dict[str, np.ndarray], classes: list | None = None):
-    """Class list and integer codes for ground truth and predictions (vectorised)."""
+    """Class list and integer codes (-1: not in the list) for ground truth and predictions.
+
+    Vectorised by hashing (``pandas.factorize``): a lookup per distinct label, not
+    per sample."""
+    import pandas as pd
+
+    arrays = [gt, *preds.values()]
     if classes is None:
-        classes = sorted(
-            set(np.unique(gt)) | set().union(*(set(np.unique(p)) for p in preds.values()))
-        )
+        seen = set()
+        for arr in arrays:
+            seen.update(pd.unique(np.asarray(arr, dtype=object)))
+        classes = sorted(c for c in seen if isinstance(c, str))
     classes = [c for c in classes if c != ""]
-    lookup = np.array(classes, dtype=object)
-    order = np.argsort(lookup)
+    lookup = {c: i for i, c in enumerate(classes)}
 
     def codes(arr):
-        pos = np.searchsorted(lookup[order], arr)
-        pos = np.clip(pos, 0, len(classes) - 1)
-        idx = order[pos]
-        return np.where(lookup[idx] == arr, idx, -1)
+        idx, uniq = pd.factorize(np.asarray(arr, dtype=object))
+        lut = np.array([lookup.get(u, -1) for u in uniq] + [-1], dtype=np.int64)
+        return lut[idx]  # factorize's -1 (missing) picks the trailing -1
 
     return classes, codes(gt), {f: codes(p) for f, p in preds.items()}
 
