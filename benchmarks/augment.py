@@ -59,7 +59,8 @@ def main() -> None:
     name = "classlab-bench-augment"
     ds = load_mnist(args.mnist_dir, dataset_name=name, overwrite=True, limit_per_split=args.sources)
     shutil.rmtree(config.media_dir(name, "augmentations"), ignore_errors=True)
-    src = ds.match_tags("test")
+    # train sources (val/test ones are refused); the copies, tagged train too, stay out
+    src = ds.match_tags("train").match_tags("augmented", bool=False)
     warm = augment_samples(src.limit(5), run_key="warm", seed=1)  # imports, caches
     baseline(src.limit(5), 1, 1, config.media_dir(name, "augmentations", "warm_baseline"))
     ds.delete_samples(ds.exists("source_id"))

@@ -76,9 +76,19 @@ class LoadMnist(foo.Operator):
 
     def resolve_output(self, ctx):
         outputs = types.Object()
+        r = ctx.results or {}
+        tags = ", ".join(f"{t}: {n}" for t, n in sorted((r.get("tags") or {}).items()))
+        headline = f"Loaded {r.get('num_samples', 0)} samples into {r.get('dataset_name')!r}"
+        _summary(outputs, headline, [f"per split tag: {tags or 'none'}", "the App opened it"])
         outputs.str("dataset_name", label="Dataset")
         outputs.int("num_samples", label="Samples")
-        return types.Property(outputs, view=types.View(label="MNIST loaded"))
+        return types.Property(outputs, view=types.View(label="ClassLab: MNIST loaded"))
+
+
+def _summary(outputs, headline, lines):
+    """A result view's headline notice and its lines (markdown)."""
+    outputs.view("headline", types.Notice(label=headline))
+    outputs.md("\n".join(f"- {line}" for line in lines), name="details")
 
 
 def _fractions(ctx) -> dict[str, float]:
@@ -106,7 +116,16 @@ def _check_split_form(ctx, inputs, view):
     label_field = param(ctx, "label_field", defaults.GROUND_TRUTH)
     check(prop("label_field"), require_classification_field, view, label_field, "label_field")
     overwrite = bool(param(ctx, "overwrite", False))
-    check(prop("overwrite"), check_split_tags, view, list(fractions), overwrite)
+    managed = list(dict.fromkeys([*defaults.SPLIT_TAGS, *fractions]))
+    check(prop("overwrite"), check_split_tags, view, managed, overwrite)
+
+
+def _split_tag_counts(ctx) -> dict[str, int]:
+    """``{split tag: count}`` of the target view (one aggregation)."""
+    from .common import target_view
+
+    counts = target_view(ctx).count_sample_tags()
+    return {t: counts[t] for t in defaults.SPLIT_TAGS if counts.get(t)}
 
 
 class SplitDataset(foo.Operator):
@@ -127,10 +146,14 @@ class SplitDataset(foo.Operator):
         inputs.float("val", default=defaults.SPLIT_FRACTIONS["val"], label="val fraction")
         inputs.float("test", default=0.0, label="test fraction (0: none)")
         inputs.int("seed", default=defaults.SPLIT_SEED, label="Seed")
+        # A partly split view opens valid: re-split is pre-checked (the core refuses a
+        # call that omits overwrite, so the fallback below stays False).
+        tagged = _split_tag_counts(ctx) if ctx.dataset is not None else {}
         inputs.bool(
             "overwrite",
-            default=False,
+            default=bool(tagged),
             label="Re-split samples that already have split tags",
+            description=", ".join(f"{t}: {c}" for t, c in tagged.items()) or None,
         )
         n = 0
         if ctx.dataset is not None:
@@ -150,3 +173,14 @@ class SplitDataset(foo.Operator):
         )
         ctx.ops.reload_dataset()
         return {"counts": counts}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        counts = (ctx.results or {}).get("counts") or {}
+        shown = ", ".join(f"{t}: {n}" for t, n in counts.items())
+        _summary(
+            outputs,
+            f"Split {sum(counts.values())} samples ({shown})",
+            ["stratified by label and seeded: the same seed gives the same split"],
+        )
+        return types.Property(outputs, view=types.View(label="ClassLab: dataset split"))

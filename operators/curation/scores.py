@@ -7,7 +7,7 @@ import fiftyone.operators.types as types
 from classlab import defaults
 
 from ..common import check, config, param, progress
-from ._forms import field_inputs, field_or_default
+from ._forms import errors_on_top, field_inputs, field_or_default, seconds, summary
 
 SCORE_HELP = {
     "hardness": "entropy of the prediction's logits",
@@ -87,14 +87,35 @@ class ComputeSampleScores(foo.Operator):
                     chosen,
                     counts,
                 )
+            errors_on_top(inputs)
         return types.Property(inputs, view=types.View(label=f"ClassLab: score {n} samples"))
 
     def execute(self, ctx):
-        from classlab.curation.scores import compute_sample_scores
+        from classlab.curation.scores import score_samples
 
-        fields = compute_sample_scores(
-            ctx.target_view(), progress=progress(ctx), **_score_params(ctx)
-        )
-        if not ctx.delegated:
+        view = ctx.target_view()
+        res = score_samples(view, progress=progress(ctx), **_score_params(ctx))
+        if not ctx.delegated:  # next: the scored samples, highest first score on top
             ctx.ops.reload_dataset()
-        return {"fields": fields}
+            first = next(iter(res["fields"].values()), None)
+            if first:
+                ctx.ops.set_view(view.sort_by(first, reverse=True))
+        return res
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        r = ctx.results or {}
+        fields, counts = r.get("fields") or {}, r.get("counts") or {}
+        n, secs = r.get("num_samples", 0), r.get("seconds")
+        lines = [
+            f"{score} -> {field} ({counts.get(field, 0)} of {n} samples scored; indexed: "
+            "sortable in the grid)"
+            for score, field in fields.items()
+        ]
+        if fields:
+            lines.append(
+                f"the grid now shows the samples sorted by {next(iter(fields.values()))}, "
+                "highest first"
+            )
+        summary(outputs, f"Wrote {len(fields)} score field(s) on {n} samples{seconds(secs)}", lines)
+        return types.Property(outputs, view=types.View(label="ClassLab: scores computed"))

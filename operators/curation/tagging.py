@@ -8,33 +8,100 @@ import fiftyone.operators.types as types
 from classlab import defaults
 
 from ..common import check, config, param
-from ._forms import dropdown, field_inputs, notice_check
+from ._forms import dropdown, errors_on_top, field_inputs, notice_check, summary, to_top
 
 _FRACTION = "a fraction in (0, 1): 0.001 is the top 0.1%"
 _CRITERIA = (  # (name, label, description) of the number criteria
-    ("mistakenness_above", "Mistakenness above", ""),
-    ("mistakenness_top", "Most mistaken (top fraction)", _FRACTION),
-    ("hardness_above", "Hardness above", ""),
-    ("hardness_top", "Hardest (top fraction)", _FRACTION),
+    (
+        "mistakenness_above",
+        "Mistakenness above",
+        "Likely label mistakes: mistakenness (0 to 1) strictly above this value, e.g. 0.9",
+    ),
+    (
+        "mistakenness_top",
+        "Most mistaken (top fraction)",
+        "The labels the model most confidently disagrees with; " + _FRACTION,
+    ),
+    (
+        "hardness_above",
+        "Hardness above",
+        "Hard samples: entropy of the prediction strictly above this value, e.g. 1.0",
+    ),
+    ("hardness_top", "Hardest (top fraction)", "Highest prediction entropy; " + _FRACTION),
     (
         "low_confidence_bottom",
         "Correct but least confident (bottom fraction)",
-        "Among correct predictions; " + _FRACTION,
+        "Among correct predictions, the least confident; " + _FRACTION,
     ),
-    ("unique_top", "Most unique (top fraction)", _FRACTION),
-    ("representative_top", "Most representative (top fraction)", _FRACTION),
+    (
+        "unique_top",
+        "Most unique (top fraction)",
+        "Farthest from their neighbours in the embeddings; " + _FRACTION,
+    ),
+    (
+        "representative_top",
+        "Most representative (top fraction)",
+        "Closest to the embedding clusters' centres; " + _FRACTION,
+    ),
 )
+# the split dropdown's choice for "no restriction" (an empty string also means it)
+WHOLE_VIEW = "(whole view)"
 
 
-def _criteria_inputs(inputs, ctx) -> dict:
-    """The selection's fields, split and criteria: ``{name: property}``."""
-    ds = ctx.dataset
-    props = field_inputs(inputs, ctx, "Whose uniqueness/representativeness scores to use")
-    tags = sorted(ds.distinct("tags")) if ds is not None else []
-    props["split"] = dropdown(
-        inputs, "split", [""] + tags, "", "Restrict to split tag", "Empty: the whole view"
+def split_param(ctx, view):
+    """The split to select within: the form's choice; when absent, the train tag if the
+    dataset has one (so val/test samples are never tagged unasked); the whole view for
+    "" or WHOLE_VIEW."""
+    from classlab.curation.tagging import default_split
+
+    value = ctx.params.get("split")
+    if value is None:
+        return default_split(view)
+    return None if value in ("", WHOLE_VIEW) else value
+
+
+def _criteria(ctx, view):
+    from classlab.curation.tagging import Criteria
+
+    return Criteria.from_params({**ctx.params, "split": split_param(ctx, view)})
+
+
+def _split_input(inputs, ctx, view):
+    """The split dropdown, each choice labelled with its count in the target view, and a
+    notice with the counts per split tag (aggregations only)."""
+    from classlab.curation.tagging import default_split, split_counts
+
+    counts = split_counts(view)
+    tags = sorted(set(ctx.dataset.distinct("tags")) | set(counts))
+    labels = {t: f"{t} ({counts[t]} in the view)" for t in counts}
+    labels[WHOLE_VIEW] = "(whole view: every split)"
+    helps = {WHOLE_VIEW: "val/test samples too: their copies would leak into training"}
+    prop = dropdown(
+        inputs,
+        "split",
+        tags + [WHOLE_VIEW],
+        default_split(view) or WHOLE_VIEW,
+        "Restrict to split tag",
+        "Select only within this split (default: train, so val/test never leak into training)",
+        labels,
+        helps,
     )
-    props["misclassified"] = inputs.bool("misclassified", default=False, label="Misclassified")
+    shown = ", ".join(f"{t}: {n}" for t, n in counts.items())
+    inputs.view("splits", types.Notice(label=f"Target view per split tag: {shown}"))
+    return prop
+
+
+def _criteria_inputs(inputs, ctx, view) -> dict:
+    """The selection's fields, split and criteria: ``{name: property}``."""
+    props = field_inputs(inputs, ctx, "Whose uniqueness/representativeness scores to use")
+    if view is not None:
+        props["split"] = _split_input(inputs, ctx, view)
+    props["misclassified"] = inputs.bool(
+        "misclassified",
+        default=False,
+        label="Misclassified",
+        description="The prediction's label differs from the ground truth",
+    )
     for name, label, description in _CRITERIA:
         props[name] = inputs.float(name, label=label, description=description)
     for score in defaults.SCORES:
@@ -80,9 +147,10 @@ class TagSamplesToFix(foo.Operator):
         )
 
     def resolve_input(self, ctx):
-        from classlab.curation.tagging import Criteria, check_selection, check_tag
+        from classlab.curation.tagging import check_selection, check_tag
 
         inputs = types.Object()
+        view = ctx.target_view() if ctx.dataset is not None else None
         props = {"tag": inputs.str("tag", default=defaults.TO_FIX_TAG, required=False, label="Tag")}
         inputs.bool(
             "untag",
@@ -90,7 +158,7 @@ class TagSamplesToFix(foo.Operator):
             label="Remove the tag instead",
             description="With no criterion: from every sample of the view",
         )
-        props.update(_criteria_inputs(inputs, ctx))
+        props.update(_criteria_inputs(inputs, ctx, view))
         inputs.bool(
             "preview",
             default=False,
@@ -98,26 +166,50 @@ class TagSamplesToFix(foo.Operator):
             description="Count the samples this run would tag (runs the selection)",
         )
         tag, untag = param(ctx, "tag", defaults.TO_FIX_TAG), bool(param(ctx, "untag", False))
-        if ctx.dataset is not None:
-            view, criteria = ctx.target_view(), Criteria.from_params(ctx.params)
+        if view is not None:
+            criteria = _criteria(ctx, view)
             check(props["tag"], check_tag, tag)
             ok = _check_criteria(inputs, props, view, criteria, untag)
             if ok and param(ctx, "preview", False):  # the one place a form runs the selection
                 n = notice_check(inputs, "count", check_selection, view, criteria, tag, untag)
                 if n is not None:
                     inputs.view("count", types.Notice(label=f"{n} sample(s) match"))
+            to_top(inputs, "splits")
+            errors_on_top(inputs)
         label = "ClassLab: untag samples" if untag else "ClassLab: tag samples to fix"
         return types.Property(inputs, view=types.View(label=label))
 
     def execute(self, ctx):
-        from classlab.curation.tagging import Criteria, tag_samples
+        from classlab.curation.tagging import tag_samples
 
         tag = param(ctx, "tag", defaults.TO_FIX_TAG)
         untag = bool(param(ctx, "untag", False))
-        res = tag_samples(ctx.target_view(), Criteria.from_params(ctx.params), tag, untag)
+        view = ctx.target_view()
+        res = tag_samples(view, _criteria(ctx, view), tag, untag)
         if not ctx.delegated:
             if untag:
                 ctx.ops.reload_samples()
-            else:
+            else:  # next: the samples that carry the tag (what augment_samples reads)
                 ctx.ops.set_view(ctx.dataset.match_tags(res["tag"]))
         return {k: v for k, v in res.items() if k != "ids"}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        r = ctx.results or {}
+        tag, split = r.get("tag"), r.get("split")
+        where = f" within the {split!r} split" if split else ""
+        if "untagged" in r:
+            headline = f"{r.get('newly_untagged', 0)} sample(s) lost the tag {tag!r}{where}"
+        else:
+            headline = (
+                f"{r.get('newly_tagged', 0)} newly tagged, {r.get('with_tag', 0)} with the tag "
+                f"{tag!r}{where}"
+            )
+        lines = [f"{k}: {n} sample(s)" for k, n in (r.get("counts") or {}).items()]
+        lines.append(f"{r.get('tagged', r.get('untagged', 0))} sample(s) selected in all")
+        if "untagged" in r:
+            lines.append(f"{r.get('with_tag', 0)} sample(s) still carry {tag!r}")
+        else:
+            lines.append(f"the grid now shows the {r.get('with_tag', 0)} samples tagged {tag!r}")
+        summary(outputs, headline, lines)
+        return types.Property(outputs, view=types.View(label="ClassLab: samples tagged"))

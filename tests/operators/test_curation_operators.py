@@ -284,6 +284,12 @@ BAD_VALUES = [
     ),
     ("augment_samples", dict(source_tag="nosuch"), "source_tag", _augment(source_tag="nosuch")),
     (
+        "augment_samples",
+        dict(source_tag="test"),
+        "allow_eval_splits",
+        _augment(source_tag="test"),
+    ),
+    (
         "delete_augmentations",
         dict(run_key="zzz"),
         "run_key",
@@ -365,3 +371,156 @@ def test_tag_form_runs_the_selection_only_with_preview(curation_ds, monkeypatch,
     right = curation_ds.match(F("lenet.label") == F("ground_truth.label"))
     form = _form("tag_samples_to_fix", curation_ds, dict(misclassified=True, preview=True), right)
     assert len(calls) == 1 and "No sample matches" in _invalid(form)["count"]
+
+
+# ---------------------------------------------------------------- issue 13: leakage, feedback
+
+
+def _output(name, dataset, results):
+    """``resolve_output`` as the App calls it after execution (the result in ``results``)."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    request = {"dataset_name": dataset.name, "params": {}, "results": results}
+    ctx = ExecutionContext(request_params=request)
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_output(ctx).type
+
+
+def _headline(out) -> str:
+    return out.properties["headline"].view.label
+
+
+def _details(out) -> str:
+    return out.properties["details"].default
+
+
+def _run_in_app(name, dataset, params):
+    """``execute`` with an executor (as in the App, not delegated): (result, requests)."""
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    executor = Executor()
+    ctx = ExecutionContext(
+        request_params={"dataset_name": dataset.name, "params": params}, executor=executor
+    )
+    result = foo.get_operator(f"@classlab/classlab/{name}").execute(ctx)
+    return result, {r.operator_uri.split("/")[-1]: r.params for r in executor._requests}
+
+
+def test_tag_form_defaults_to_train_and_shows_the_splits(curation_ds, execute):
+    curation_ds.match_tags("train").limit(20).set_values("tags", [["val"]] * 20)
+    form = _form("tag_samples_to_fix", curation_ds, dict(misclassified=True))
+    assert form.properties["split"].default == "train"
+    choices = {c.value: c.label for c in form.properties["split"].view.choices}
+    assert choices["train"] == "train (280 in the view)" and "val" in choices
+    assert list(form.properties)[0] == "splits"  # the counts open the form
+    assert "train: 280, val: 20, test: 300" in form.properties["splits"].view.label
+
+    res = execute("tag_samples_to_fix", dataset=curation_ds, params=dict(misclassified=True))
+    tagged = curation_ds.match_tags("to_augment")
+    assert res.result["split"] == "train" and not tagged.match_tags(["val", "test"]).count()
+    everything = execute(
+        "tag_samples_to_fix", dataset=curation_ds, params=dict(misclassified=True, split="")
+    )
+    assert everything.result["split"] is None and tagged.match_tags("test").count() > 0
+
+
+def test_tag_form_puts_the_criterion_notice_and_errors_on_top(curation_ds):
+    form = _form("tag_samples_to_fix", curation_ds, {})
+    assert list(form.properties)[:2] == ["criteria", "splits"]
+    form = _form("tag_samples_to_fix", curation_ds, dict(low_confidence_bottom=2.0))
+    top = form.properties[list(form.properties)[0]]
+    assert list(form.properties)[0] == "errors" and not top.invalid
+    assert _invalid(form)["low_confidence_bottom"] in top.view.label
+
+
+def test_tag_result_view_says_new_and_total(curation_ds):
+    result, requests = _run_in_app("tag_samples_to_fix", curation_ds, dict(misclassified=True))
+    out = _output("tag_samples_to_fix", curation_ds, result)
+    with_tag = curation_ds.count_sample_tags()["to_augment"]
+    new = result["newly_tagged"]
+    assert 0 < new < with_tag == result["with_tag"]  # 5 of the fixture's were tagged before
+    assert _headline(out) == (
+        f"{new} newly tagged, {with_tag} with the tag 'to_augment' within the 'train' split"
+    )
+    assert f"misclassified: {result['tagged']} sample(s)" in _details(out)
+    assert "to_augment" in json.dumps(requests["set_view"])
+
+
+def test_augment_refuses_eval_sources_unless_allowed(curation_ds, execute, unchanged):
+    curation_ds.match_tags("test").limit(3).tag_samples("to_augment")
+    errors = _invalid(_form("augment_samples", curation_ds, {}))
+    assert set(errors) == {"allow_eval_splits"}
+    assert (
+        "3 source sample(s)" in errors["allow_eval_splits"]
+        and "test: 3" in errors["allow_eval_splits"]
+    )
+    with unchanged(curation_ds):
+        with pytest.raises(ExecutionError, match="allow_eval_splits=True"):
+            execute("augment_samples", dataset=curation_ds, params={})
+    assert not _invalid(_form("augment_samples", curation_ds, dict(allow_eval_splits=True)))
+    res = execute("augment_samples", dataset=curation_ds, params=dict(allow_eval_splits=True))
+    assert res.result["per_split"] == {"train": 5, "test": 3}
+
+
+def test_augment_form_opens_valid_with_the_next_free_key(curation_ds):
+    form = _form("augment_samples", curation_ds, {})
+    assert not _invalid(form) and form.properties["run_key"].default == "augment_v1"
+    assert list(form.properties)[0] == "size"  # the run's size and splits open the form
+    assert form.properties["size"].view.label == (
+        "5 source sample(s) (split tags: train: 5): 5 new samples"
+    )
+    assert form.properties["max_copies"].default == 100
+    helps = {c.value: c.description for c in form.properties["preset"].view.choices}
+    assert "tutorial" in helps["tutorial"] and "Affine" in helps["strong"]
+    augment.augment_samples(curation_ds.match_tags("to_augment"), "augment_v1")
+    form = _form("augment_samples", curation_ds, {})
+    assert not _invalid(form) and form.properties["run_key"].default == "augment_v2"
+    augment.augment_samples(curation_ds.match_tags("to_augment").limit(1), "mine")
+    undo = _form("delete_augmentations", curation_ds, {})
+    assert not _invalid(undo) and undo.properties["run_key"].default == "mine"  # the newest
+    bound = _invalid(_form("augment_samples", curation_ds, dict(num_copies=5, max_copies=4)))
+    assert set(bound) == {"num_copies"} and "max_copies" in bound["num_copies"]
+
+
+def test_augment_result_view_and_the_app_shows_the_copies(curation_ds):
+    result, requests = _run_in_app("augment_samples", curation_ds, dict(num_copies=2))
+    assert result["run_key"] == "augment_v1" and result["num_samples"] == 10
+    out = _output("augment_samples", curation_ds, result)
+    assert _headline(out).startswith("10 augmented copies of 5 source sample(s) in run")
+    assert "augmentation.run_key == 'augment_v1'" in _details(out)
+    assert "train: 10" in _details(out)
+    assert "augment_v1" in json.dumps(requests["set_view"])
+
+
+def test_augment_preview_rows_show_original_copies_and_label(curation_ds, execute):
+    res = execute(
+        "augment_samples",
+        dataset=curation_ds,
+        params=dict(preview=True, preview_samples=2, num_copies=3, preset="mild"),
+    ).result
+    assert res["rows"] == 2 and list(res["row_0"]) == ["original", "copy_0", "copy_1", "copy_2"]
+    out = _output("augment_samples", curation_ds, res)
+    row = out.properties["row_0"]
+    assert row.view.label == res["labels"][0] == curation_ds.first().ground_truth.label
+    assert row.type.properties["original"].default == res["row_0"]["original"]
+
+
+def test_scores_result_view_and_sorted_grid(curation_ds):
+    add_predictions(curation_ds, "lenet", seed=8)
+    params = dict(scores=["mistakenness", "hardness"], pred_field="lenet")
+    result, requests = _run_in_app("compute_sample_scores", curation_ds, params)
+    assert result["fields"] == {"mistakenness": "lenet_mistakenness", "hardness": "lenet_hardness"}
+    assert result["counts"] == {"lenet_mistakenness": 600, "lenet_hardness": 600}
+    out = _output("compute_sample_scores", curation_ds, result)
+    assert _headline(out).startswith("Wrote 2 score field(s) on 600 samples in ")
+    assert "lenet_mistakenness (600 of 600 samples scored" in _details(out)
+    stages = json.dumps(requests["set_view"])
+    assert "SortBy" in stages and "lenet_mistakenness" in stages
+
+
+def test_delete_result_view(curation_ds):
+    out = _output(
+        "delete_augmentations",
+        curation_ds,
+        {"run_key": "a", "deleted_samples": 4, "deleted_files": 4},
+    )
+    assert _headline(out) == "Deleted the run 'a': 4 sample(s) and 4 image file(s)"

@@ -136,3 +136,26 @@ def test_load_mnist_form_messages_are_the_cores(mnist_dir, mnist_small, tmp_path
         with unchanged(mnist_small):
             assert shown[prop] == core_message(load_mnist, **params)
         assert not fo.dataset_exists("classlab-test-unused")
+
+
+def _output(name, dataset, results):
+    """``resolve_output`` as the App calls it after execution (the result in ``results``)."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    request = {"dataset_name": dataset.name, "params": {}, "results": results}
+    ctx = ExecutionContext(request_params=request)
+    return foo.get_operator(f"@classlab/classlab/{name}").resolve_output(ctx).type
+
+
+def test_result_views_give_the_counts_per_split(execute, mnist_small):
+    res = execute(
+        "split_dataset",
+        view=mnist_small.match_tags("train"),
+        params=dict(train=0.9, val=0.1, overwrite=True),
+    )
+    out = _output("split_dataset", mnist_small, res.result)
+    assert out.properties["headline"].view.label == "Split 300 samples (train: 270, val: 30)"
+    loaded = {"dataset_name": "m", "num_samples": 30, "tags": {"train": 15, "test": 15}}
+    out = _output("load_mnist", mnist_small, loaded)
+    assert out.properties["headline"].view.label == "Loaded 30 samples into 'm'"
+    assert "per split tag: test: 15, train: 15" in out.properties["details"].default

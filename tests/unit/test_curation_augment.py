@@ -29,7 +29,7 @@ def test_presets_are_data():
 
 
 def test_augment_and_undo(mnist_small):
-    src = mnist_small.match_tags("test").limit(10)
+    src = mnist_small.match_tags("train").limit(10)
     before = _hashes(mnist_small)
     n0 = len(mnist_small)
     seen = []
@@ -37,6 +37,9 @@ def test_augment_and_undo(mnist_small):
         src, run_key="r1", num_copies=3, seed=7, progress=lambda f, lab: seen.append(f)
     )
     assert res["num_samples"] == 30 and res["num_sources"] == 10 and seen[-1] == 1.0
+    assert res["num_copies"] == 3 and res["per_split"] == {"train": 30}
+    assert res["tag"] == "augmented" and res["fields"] == ["source_id", "augmentation"]
+    assert res["seconds"] > 0
     assert len(mnist_small) == n0 + 30
     new = augment.run_samples(mnist_small, "r1")
     assert new.count_sample_tags() == {"augmented": 30, "train": 30}
@@ -167,3 +170,54 @@ def test_check_augmentation_writes_nothing(mnist_small, unchanged):
     with unchanged(mnist_small):
         with pytest.raises(InputError, match=r"1 source sample\(s\) have no 'ground_truth'"):
             augment.augment_samples(src, "r")
+
+
+def test_eval_sources_refused_and_copies_keep_their_split(mnist_small, unchanged):
+    """No leak: val/test sources are refused unless asked, and a copy carries its
+    source's split tag only (never train for a test source)."""
+    mnist_small.match_tags("train").limit(4).untag_samples("train")
+    mnist_small.match_tags("train").limit(4).set_values("tags", [["val"]] * 4)
+    src = mnist_small.limit(12)  # 4 val, 4 without a split tag, 4 train
+    assert src.count_sample_tags() == {"val": 4, "train": 4}
+    mixed = mnist_small.limit(12).concat(mnist_small.match_tags("test").limit(3))
+    with unchanged(mnist_small):
+        with pytest.raises(InputError) as e:
+            augment.augment_samples(mixed, "leak")
+        with pytest.raises(InputError, match="no split tag"):
+            augment.augment_samples(src.match_tags("train"), "t", tags=["augmented", "train"])
+    msg = str(e.value)
+    assert "7 source sample(s)" in msg and "val: 4, test: 3" in msg
+    assert (
+        "allow_eval_splits=True" in msg and not augment.run_dir(mnist_small.name, "leak").exists()
+    )
+
+    res = augment.augment_samples(mixed, "ok", num_copies=2, allow_eval_splits=True)
+    assert res["per_split"] == {"val": 8, "": 8, "train": 8, "test": 6}
+    copies = augment.run_samples(mnist_small, "ok")
+    source_tags = dict(zip(*mnist_small.values(["id", "tags"])))
+    for sid, tags in zip(*copies.values(["source_id", "tags"])):
+        splits = [t for t in tags if t in ("train", "val", "test")]
+        assert splits == [t for t in source_tags[sid] if t in ("train", "val", "test")]
+        assert "augmented" in tags
+    assert copies.match_tags("test").count() == 6 and copies.match_tags("train").count() == 8
+
+
+def test_preview_shows_originals_enlarged_with_labels(mnist_small):
+    import base64
+
+    import cv2
+
+    src = mnist_small.limit(2)
+    pv = augment.preview_augmentations(src, preset="mild", num_copies=2, seed=1)
+    labels = src.values("ground_truth.label")
+    for entry, label in zip(pv, labels):
+        assert entry["label"] == label
+        for uri in [entry["original_uri"], *entry["data_uris"]]:
+            raw = base64.b64decode(uri.split(",", 1)[1])
+            img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+            assert img.shape[:2] == (112, 112)  # 28 px enlarged 4x, nearest neighbour
+        assert entry["images"][0].shape == (28, 28)  # the real copies keep their size
+    original = cv2.imread(pv[0]["filepath"], cv2.IMREAD_UNCHANGED)
+    raw = base64.b64decode(pv[0]["original_uri"].split(",", 1)[1])
+    big = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(big[::4, ::4], original)

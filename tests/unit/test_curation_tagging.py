@@ -124,3 +124,30 @@ def test_one_check_per_parameter(scored, unchanged):
     assert tg.check_selection(scored, Criteria(misclassified=True)) == len(
         select_samples(scored, Criteria(misclassified=True))["ids"]
     )
+
+
+def test_split_defaults_to_train_and_counts_per_split(scored, unchanged):
+    from classlab.curation import tagging as tg
+
+    with unchanged(scored):
+        assert tg.default_split(scored) == "train"
+        assert tg.default_split(scored.match_tags("test")) == "train"  # the dataset has one
+        assert tg.split_counts(scored) == {"train": 300, "val": 0, "test": 300}
+        assert tg.split_counts(scored.limit(5)) == {"train": 5, "val": 0, "test": 0}
+    scored.untag_samples("train")
+    assert tg.default_split(scored) is None  # no train tag: the whole view
+
+
+def test_tagging_reports_new_and_total(scored):
+    first = tag_samples(scored, Criteria(mistakenness_top=0.05, split="train"), tag="fixme")
+    assert first["tagged"] == first["newly_tagged"] == first["with_tag"] == 15
+    assert first["split"] == "train" and first["counts"] == {"mistakenness": 15}
+    second = tag_samples(scored, Criteria(mistakenness_top=0.1, split="train"), tag="fixme")
+    # the top 10% contains the top 5%: 15 of its 30 had the tag already
+    assert (second["tagged"], second["newly_tagged"], second["with_tag"]) == (30, 15, 30)
+    other = tag_samples(scored, Criteria(hardness_top=0.01, split="test"), tag="fixme")
+    assert other["with_tag"] == 30 + other["newly_tagged"]
+    out = tag_samples(scored, Criteria(mistakenness_top=0.05, split="train"), "fixme", True)
+    assert (out["untagged"], out["newly_untagged"]) == (15, 15)
+    assert out["with_tag"] == other["with_tag"] - 15
+    assert tag_samples(scored, None, tag="fixme", untag=True)["split"] is None

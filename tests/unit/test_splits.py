@@ -48,6 +48,19 @@ def test_split_refuses_existing_tags_then_overwrites(mnist_small, unchanged):
     assert mnist_small.count_sample_tags() == {"train": 240, "val": 60, "test": 300}
 
 
+
+def test_overwrite_without_test_fraction_clears_old_test_tags(mnist_small, unchanged):
+    """A re-split with test fraction 0 removes every split tag it manages (train/val/test)
+    from the samples it moves: no sample ends with two split tags."""
+    with unchanged(mnist_small), pytest.raises(InputError, match="test: 300"):
+        split_dataset(mnist_small, {"train": 0.8, "val": 0.2})
+    counts = split_dataset(mnist_small, {"train": 0.8, "val": 0.2}, overwrite=True)
+    assert counts == {"train": 480, "val": 120}
+    assert mnist_small.count_sample_tags() == {"train": 480, "val": 120}
+    assert mnist_small.match_tags(["train", "val", "test"], all=True).count() == 0
+    assert mnist_small.match_tags("train").match_tags(["val", "test"]).count() == 0
+
+
 def test_split_any_dataset_and_bad_fields(tmp_path, dataset_name, unchanged):
     ds = fo.Dataset(dataset_name)
     ds.add_samples(
@@ -80,3 +93,17 @@ def test_check_fraction_names_the_split(value):
     with pytest.raises(InputError, match=r"The val fraction must be in \(0, 1\]"):
         check_fraction("val", value)
     assert check_fraction("val", "0.25") == 0.25
+
+
+def test_split_form_opens_valid_on_a_partly_split_dataset(mnist_small, dataset_name):
+    """Re-split is pre-checked where the view has split tags (the App fills in the
+    default, so the form opens valid), and off where it has none."""
+    from support.forms import errors, form
+
+    shown = form("split_dataset", mnist_small, {})
+    assert shown.properties["overwrite"].default is True
+    assert errors(form("split_dataset", mnist_small, {"overwrite": True})) == {}
+    fresh = mnist_small.clone(dataset_name)
+    fresh.untag_samples(["train", "val", "test"])
+    assert form("split_dataset", fresh, {}).properties["overwrite"].default is False
+    assert errors(form("split_dataset", fresh, {})) == {}

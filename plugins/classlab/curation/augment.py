@@ -1,9 +1,12 @@
 """Augmented copies of samples with albumentations: lossless PNGs, bulk add, undo.
 
 Each run has a key. Its images live in
-``media_dir(dataset, "augmentations", run_key)``; its samples carry the tags
-``augmented`` and ``train``, the ground-truth label of their source, and the
+``media_dir(dataset, "augmentations", run_key)``; its samples carry the tag
+``augmented`` and their source's split tag (``train``; a copy never gets a split
+its source does not have), the ground-truth label of their source, and the
 fields ``source_id`` and ``augmentation`` (``{"run_key", "recipe", "copy"}``).
+Sources tagged ``val`` or ``test`` are refused unless ``allow_eval_splits=True``
+(their copies would put evaluation images into training).
 The full recipe (serialised pipeline, seed) is kept in the run record
 (``classlab.records`` kind ``"augmentations"``). Originals and their files are
 only read, never written.
@@ -23,27 +26,27 @@ same checks the form shows on its fields).
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from classlab import config, defaults, records
+from classlab.chunks import chunk_size
 from classlab.curation.augment_checks import (
     RECORD_KIND,
     check_augmentation,
-    check_copies,
+    check_copy_tags,
     check_run_exists,
     list_augmentations,
     run_samples,
 )
-from classlab.curation.presets import build_pipeline
+from classlab.curation.rendering import augment_all, preview_augmentations, write_png
 from classlab.errors import DataSourceError
 from classlab.progress import ProgressFn, as_progress
-from classlab.validation import require_nonempty
 from classlab.writers import alive, fault, owner
 
 __all__ = [
@@ -60,7 +63,8 @@ __all__ = [
 
 logger = logging.getLogger("classlab")
 
-DEFAULT_TAGS = (defaults.AUGMENTED_TAG, defaults.TRAIN_TAG)
+# the copies' tags besides their source's split tag
+DEFAULT_TAGS = (defaults.AUGMENTED_TAG,)
 # CLASSLAB_FAULT points: after the first source's images are written; after all are
 FAULT_POINTS = ("during_render", "before_commit")
 STAGING_PREFIX = ".staging-"
@@ -100,9 +104,11 @@ def _discard(folder: Path) -> None:
 # ---------------------------------------------------------------- augmentation
 
 
-def _sources(view, label_field: str):
-    """(ids, filepaths, labels) of the source samples, after checking their files exist."""
-    ids, paths, labels = view.values(["id", "filepath", f"{label_field}.label"])
+def _sources(view, label_field: str, split_tags=defaults.SPLIT_TAGS):
+    """(ids, filepaths, labels, split tags) of the source samples, after checking their
+    files exist."""
+    ids, paths, labels, tags = view.values(["id", "filepath", f"{label_field}.label", "tags"])
+    splits = [[t for t in split_tags if t in (sample_tags or ())] for sample_tags in tags]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
@@ -110,32 +116,7 @@ def _sources(view, label_field: str):
             f"{len(missing)} source image(s) are missing on disk ({shown}). "
             "Restore the files or exclude those samples from the view."
         )
-    return ids, paths, labels
-
-
-def _read(path: str):
-    import cv2
-
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataSourceError(f"Cannot read the image {path} (corrupt or not an image).")
-    return image
-
-
-def _augment_all(pipeline, paths: list, num_copies: int, write, progress) -> None:
-    """Runs the pipeline over every source in order: ``write(i, k, image)``."""
-    for i, path in enumerate(paths):
-        image = _read(path)
-        for k in range(num_copies):
-            write(i, k, pipeline(image=image)["image"])
-        progress((i + 1) / len(paths), f"augmented {i + 1}/{len(paths)}")
-
-
-def _write_png(path: Path, image) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-        raise DataSourceError(f"Could not write {path}")
+    return ids, paths, labels, splits
 
 
 def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, progress):
@@ -152,13 +133,13 @@ def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, prog
 
     def write(i, k, image):
         name = f"{ids[i]}_{k}.png"
-        _write_png(staging / name, image)
+        write_png(staging / name, image)
         names.append((i, k, name))
         if i == 0 and k == num_copies - 1:
             fault("during_render")
 
     try:
-        _augment_all(pipeline, paths, num_copies, write, progress)
+        augment_all(pipeline, paths, num_copies, write, progress)
     except BaseException:
         _discard(staging)
         raise
@@ -175,26 +156,34 @@ def _commit_folder(dataset, run_key: str, exists: bool, staging: Path, final: Pa
 
 
 def _add_samples(dataset, final: Path, names, sources, label_field, tags, run_key, recipe) -> int:
-    """Adds one sample per written image, in one bulk ``add_samples``; returns how many."""
+    """Adds one sample per written image, in one bulk ``add_samples``: each with ``tags``
+    and its source's split tags. Returns ``{split tag or "": copies}``."""
     import fiftyone as fo
 
-    ids, _, labels = sources
-    samples = [
-        fo.Sample(
-            filepath=str(final / name),
-            tags=tags,
-            **{
-                label_field: fo.Classification(label=labels[i]),
-                defaults.SOURCE_ID_FIELD: ids[i],
-                defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe, "copy": k},
-            },
-        )
-        for i, k, name in names
-    ]
-    dataset.add_samples(samples, progress=False)
-    # the Sample objects are dropped on return: records reload the dataset, which
-    # would reload each one
-    return len(samples)
+    ids, _, labels, splits = sources
+    size = chunk_size()  # one chunk of Sample objects at a time: memory stays flat
+    for start in range(0, len(names), size):
+        samples = [
+            fo.Sample(
+                filepath=str(final / name),
+                tags=tags + splits[i],
+                **{
+                    label_field: fo.Classification(label=labels[i]),
+                    defaults.SOURCE_ID_FIELD: ids[i],
+                    defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe, "copy": k},
+                },
+            )
+            for i, k, name in names[start : start + size]
+        ]
+        dataset.add_samples(samples, progress=False)
+        # the Sample objects are dropped here: records reload the dataset, which
+        # would reload each one
+        del samples
+    per_split: dict[str, int] = {}
+    for i, _, _ in names:
+        key = ",".join(splits[i])
+        per_split[key] = per_split.get(key, 0) + 1
+    return per_split
 
 
 def augment_samples(
@@ -209,6 +198,7 @@ def augment_samples(
     overwrite: bool = False,
     progress: Optional[ProgressFn] = None,
     max_copies: int = defaults.AUGMENT_MAX_COPIES,
+    allow_eval_splits: bool = False,
 ) -> dict[str, Any]:
     """Adds ``num_copies`` augmented copies of every sample in ``view`` to its dataset.
 
@@ -221,22 +211,37 @@ def augment_samples(
         num_copies: copies per source sample (>= 1)
         seed: seeds the pipeline; same seed and view, same images
         label_field: the ground truth copied onto the new samples
-        tags: tags of the new samples
+        tags: tags of the new samples besides their source's split tag (no split tag)
         overwrite: replace an existing run with this key
         progress: optional ``fn(fraction, label)``
         max_copies: the bound on ``num_copies``; raise it deliberately for more
+        allow_eval_splits: augment sources tagged val/test too (refused by default)
 
     Returns:
-        ``{"run_key", "num_sources", "num_samples", "dir", "replaced"}``
+        ``{"run_key", "num_sources", "num_copies", "num_samples", "per_split": {split
+        tag ("" for none): copies}, "tag", "fields": [source_id, augmentation], "dir",
+        "replaced", "seconds"}``
 
     Raises:
-        InputError: bad preset/JSON/num_copies/run_key; RunExistsError: the key exists;
+        InputError: bad preset/JSON/num_copies/run_key/tags, or val/test sources without
+        allow_eval_splits; RunExistsError: the key exists;
         DataSourceError: a source image is missing or unreadable (all from
         :func:`check_augmentation` and the source files check, before any write)
     """
+    start = time.perf_counter()
     dataset = view._dataset
+    tags = check_copy_tags(tags)
     req = check_augmentation(
-        view, run_key, preset, pipeline_json, num_copies, seed, label_field, overwrite, max_copies
+        view,
+        run_key,
+        preset,
+        pipeline_json,
+        num_copies,
+        seed,
+        label_field,
+        overwrite,
+        max_copies,
+        allow_eval_splits,
     )
     run_key = req["run_key"]
     sources = _sources(view, label_field)
@@ -248,11 +253,11 @@ def augment_samples(
     )
     fault("before_commit")
     replaced = _commit_folder(dataset, run_key, req["exists"], staging, final)
-    tags = list(dict.fromkeys(tags))
     recipe = req["recipe"]
-    n = _add_samples(
+    per_split = _add_samples(
         dataset, final, names, sources, label_field, tags, run_key, recipe["preset"] or "custom"
     )
+    n = sum(per_split.values())
     record = {
         **recipe,
         "seed": req["seed"],
@@ -270,9 +275,14 @@ def augment_samples(
     return {
         "run_key": run_key,
         "num_sources": len(sources[0]),
+        "num_copies": req["num_copies"],
         "num_samples": n,
+        "per_split": per_split,
+        "tag": tags[0] if tags else None,
+        "fields": [defaults.SOURCE_ID_FIELD, defaults.AUGMENTATION_FIELD],
         "dir": str(final),
         "replaced": replaced,
+        "seconds": round(time.perf_counter() - start, 3),
     }
 
 
@@ -300,56 +310,3 @@ def delete_augmentations(dataset, run_key: str) -> dict[str, Any]:
     records.delete_record(dataset, RECORD_KIND, run_key)
     logger.info("deleted augmentation run %r: %d samples, %d files", run_key, deleted, n_files)
     return {"run_key": run_key, "deleted_samples": deleted, "deleted_files": n_files}
-
-
-def preview_augmentations(
-    view,
-    preset: Optional[str] = defaults.AUGMENT_PRESET,
-    pipeline_json: Union[str, dict, None] = None,
-    num_copies: int = defaults.AUGMENT_COPIES,
-    seed: int = defaults.AUGMENT_SEED,
-    max_samples: int = 4,
-    write: bool = False,
-    max_copies: int = defaults.AUGMENT_MAX_COPIES,
-) -> list[dict[str, Any]]:
-    """Augments the first ``max_samples`` samples of the view without committing anything.
-
-    With the same seed, the images are the first images :func:`augment_samples`
-    would write for that view. With ``write=True`` they are also saved as PNGs in
-    ``media_dir(dataset, "augmentations", ".preview")`` (replaced on each call).
-
-    Returns:
-        one dict per source: ``{"source_id", "filepath", "images": [arrays],
-        "paths": [str], "data_uris": [str]}``
-    """
-    import cv2
-
-    num_copies = check_copies(num_copies, max_copies)
-    pipeline = build_pipeline(preset, pipeline_json, seed)
-    head = view.limit(max(1, int(max_samples)))
-    require_nonempty(head, "source view")
-    ids, paths = head.values(["id", "filepath"])
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        raise DataSourceError(f"{len(missing)} source image(s) are missing: {missing[0]} ...")
-    out = [
-        {"source_id": i, "filepath": p, "images": [], "paths": [], "data_uris": []}
-        for i, p in zip(ids, paths)
-    ]
-    folder = config.media_dir(view._dataset.name, "augmentations", ".preview")
-    if write:
-        config.remove_tree(folder)
-        folder.mkdir(parents=True)
-
-    def keep(i, k, image):
-        entry = out[i]
-        entry["images"].append(image)
-        ok, buf = cv2.imencode(".png", image)
-        entry["data_uris"].append("data:image/png;base64," + base64.b64encode(buf).decode())
-        if write:
-            path = folder / f"{ids[i]}_{k}.png"
-            _write_png(path, image)
-            entry["paths"].append(str(path))
-
-    _augment_all(pipeline, paths, num_copies, keep, as_progress(None))
-    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Union
 
-from classlab import defaults, records
+from classlab import config, defaults, records
 from classlab.curation.presets import build_pipeline, check_seed, describe_pipeline
 from classlab.errors import EmptyViewError, InputError, RunExistsError, RunNotFoundError
 from classlab.validation import require_classification_field
@@ -33,10 +33,12 @@ def list_augmentations(dataset) -> dict[str, dict]:
 
 
 def check_run_key(run_key: str) -> str:
-    """Checks ``run_key`` (a non-empty name that does not start with a dot)."""
-    if not isinstance(run_key, str) or not run_key.strip() or run_key.startswith("."):
+    """Checks ``run_key``: it names the run's image folder, so it is a safe key
+    (:func:`classlab.config.check_key`: letters, digits, ``_``, ``-``, ``.``; no
+    separator, no ``..``, no leading dot), surrounding spaces ignored."""
+    if not isinstance(run_key, str) or not run_key.strip():
         raise InputError(f"run_key must be a non-empty name such as 'augment_v1', got {run_key!r}.")
-    return run_key.strip()
+    return config.check_key(run_key.strip(), "run_key")
 
 
 def check_copies(num_copies, max_copies: int = defaults.AUGMENT_MAX_COPIES) -> int:
@@ -65,6 +67,43 @@ def check_source_view(view) -> int:
             "source_tag, default 'to_augment') or choose another view."
         )
     return n
+
+
+def check_source_splits(
+    view, allow_eval_splits: bool = False, eval_tags: Iterable[str] = defaults.EVAL_TAGS
+) -> dict[str, int]:
+    """Refuses sources tagged with an evaluation split (val/test) unless
+    ``allow_eval_splits``: their copies would train on evaluation images.
+
+    Returns:
+        ``{eval tag: source samples with it}`` (one aggregation)
+    """
+    tags = view.count_sample_tags()
+    counts = {t: int(tags.get(t, 0)) for t in eval_tags}
+    if sum(counts.values()) and not allow_eval_splits:
+        shown = ", ".join(f"{t}: {n}" for t, n in counts.items())
+        raise InputError(
+            f"{sum(counts.values())} source sample(s) carry an evaluation split tag ({shown}): "
+            "augmenting them leaks evaluation images into training. Restrict the sources to "
+            "the train split (tag_samples_to_fix with split='train'), or pass "
+            "allow_eval_splits=True to augment them deliberately (the copies keep their "
+            "source's split tag)."
+        )
+    return counts
+
+
+def check_copy_tags(tags: Iterable[str], split_tags: Iterable[str] = defaults.SPLIT_TAGS):
+    """Checks the extra ``tags`` of the copies: strings, and no split tag (a copy carries
+    its source's split tag, never another)."""
+    tags = list(dict.fromkeys(tags))
+    bad = [t for t in tags if not isinstance(t, str) or not t.strip()]
+    splits = [t for t in tags if t in set(split_tags)]
+    if bad or splits:
+        raise InputError(
+            f"tags must be non-empty names and no split tag, got {tags!r}: each copy carries "
+            f"its source's split tag ({', '.join(split_tags)}) by itself."
+        )
+    return tags
 
 
 def check_label_field(view, label_field: str) -> str:
@@ -110,6 +149,7 @@ def check_augmentation(
     label_field: str = defaults.GROUND_TRUTH,
     overwrite: bool = False,
     max_copies: int = defaults.AUGMENT_MAX_COPIES,
+    allow_eval_splits: bool = False,
 ) -> dict[str, Any]:
     """Every check of :func:`augment_samples`' parameters, writing nothing.
 
@@ -121,6 +161,7 @@ def check_augmentation(
     num_copies = check_copies(num_copies, max_copies)
     pipeline = build_pipeline(preset, pipeline_json, seed)
     check_source_view(view)
+    check_source_splits(view, allow_eval_splits)
     check_label_field(view, label_field)
     exists = check_run_free(view, run_key, overwrite)
     return {

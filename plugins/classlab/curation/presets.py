@@ -97,13 +97,13 @@ def check_preset(preset: Optional[str], pipeline_json: Union[str, dict, None] = 
 
 
 def check_seed(seed) -> int:
-    """Checks the pipeline's ``seed`` (an integer)."""
+    """Checks the pipeline's ``seed`` (an integer >= 0: numpy seeds no negative)."""
     try:
         value = int(seed)
-    except (TypeError, ValueError):
-        raise InputError(f"seed must be an integer, got {seed!r}") from None
-    if value != seed and not isinstance(seed, str):
-        raise InputError(f"seed must be an integer, got {seed!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}") from None
+    if (value != seed and not isinstance(seed, str)) or value < 0 or isinstance(seed, bool):
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
     return value
 
 

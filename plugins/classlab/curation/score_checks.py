@@ -14,7 +14,9 @@ from typing import Iterable, Optional
 from classlab import defaults
 from classlab.errors import FieldError, InputError
 from classlab.validation import (
+    builtin_fields,
     classification_fields,
+    is_vector_field,
     require_classification_field,
     require_field_name,
     require_nonempty,
@@ -127,6 +129,12 @@ def check_embeddings(
             f"No embeddings field {embeddings_field!r} (embeddings_field) on this dataset: "
             f"{what} needs embeddings. {hint}"
         )
+    field = view.get_field(embeddings_field)
+    if embeddings_field in builtin_fields(view._dataset) or not is_vector_field(field):
+        raise FieldError(
+            f"The embeddings_field {embeddings_field!r} holds {type(field).__name__} values, "
+            f"not embeddings: {what} needs a vector field. {hint}"
+        )
     counts = counts or score_counts(view, None, embeddings_field)
     missing = counts["n"] - counts["embeddings"]
     if missing:
@@ -229,7 +237,7 @@ def validate_scores(
     the view); returns the score list."""
     counts = score_counts(view, pred_field, embeddings_field)
     scores = check_scores(view, scores, counts["n"])
+    check_gt_field(view, gt_field, scores, pred_field)  # first: "pred_field is the gt" is clearest
     check_pred_field(view, pred_field, scores, counts)
-    check_gt_field(view, gt_field, scores, pred_field)
     check_embeddings_field(view, embeddings_field, scores, counts)
     return scores

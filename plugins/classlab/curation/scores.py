@@ -29,6 +29,9 @@ from typing import Iterable, Optional
 import numpy as np
 
 from classlab import defaults, records
+from classlab.chunks import iter_chunks, sorted_by_id, vectors
+from classlab.chunks import write as write_values
+from classlab.curation.indexes import ensure_score_indexes
 from classlab.curation.score_checks import (
     check_embeddings,
     check_gt_field,
@@ -39,10 +42,13 @@ from classlab.curation.score_checks import (
     validate_scores,
 )
 from classlab.progress import ProgressFn, as_progress
+from classlab.writers import fault
 
 logger = logging.getLogger("classlab")
 
 RECORD_KIND = "scores"
+# CLASSLAB_FAULT points (tests): after a score's first chunk of values; before its record
+FAULT_POINTS = ("scores_after_values", "scores_before_record")
 
 
 def _brain_progress(progress, label: str):
@@ -66,7 +72,9 @@ def _record(view, out: str, score: str, source: str, **extra) -> None:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **extra,
     }
+    fault("scores_before_record")
     records.set_record(view._dataset, RECORD_KIND, out, rec)
+    ensure_score_indexes(view, [out])  # sortable in the App's grid
 
 
 # Hardness and mistakenness: fiftyone-brain's own formulas (scipy's softmax and
@@ -131,8 +139,10 @@ def mistakenness_values(pred_labels, gt_labels, scores, use_logits: bool) -> lis
     return out
 
 
-def _brain_run(view, config, brain_key: str, values: list) -> None:
-    """Registers a brain run for ``config`` and writes ``values`` (aligned with ``view``)."""
+def _brain_run(view, config, brain_key: str, fields: list, score) -> None:
+    """Registers a brain run for ``config`` and writes ``score(chunk)`` (values aligned
+    with the chunk's ids; ``fields`` are read) one chunk (``defaults.CHUNK_SIZE``) at a
+    time, so memory does not grow with the view."""
     import fiftyone as fo
 
     method = config.build()
@@ -142,7 +152,9 @@ def _brain_run(view, config, brain_key: str, values: list) -> None:
     dataset = view._dataset
     if not dataset.has_field(brain_key):
         dataset.add_sample_field(brain_key, fo.FloatField)
-    view.set_values(brain_key, values)
+    for chunk in iter_chunks(view, fields):
+        write_values(view, brain_key, dict(zip(chunk.ids, score(chunk))))
+        fault("scores_after_values")
     method.save_run_results(view, brain_key, None)
 
 
@@ -165,11 +177,13 @@ def compute_hardness(view, pred_field: str, progress: Optional[ProgressFn] = Non
     from fiftyone.brain.internal.core.hardness import HardnessConfig
 
     p = as_progress(progress)
-    p(0.0, f"{out}: reading logits", force=True)
-    logits = view.values(f"{pred_field}.logits")
-    values = [None if v is None else float(v) for v in hardness_from_logits(logits)]
-    p(0.5, f"{out}: writing {len(values)} scores", force=True)
-    _brain_run(view, HardnessConfig(pred_field, out), out, values)
+    p(0.0, f"{out}: scoring in chunks", force=True)
+    path = f"{pred_field}.logits"
+
+    def score(chunk):
+        return [None if v is None else float(v) for v in hardness_from_logits(chunk[path])]
+
+    _brain_run(view, HardnessConfig(pred_field, out), out, [path], score)
     p(1.0, f"{out}: done", force=True)
     _record(view, out, "hardness", pred_field)
     return out
@@ -194,13 +208,15 @@ def compute_mistakenness(
     from fiftyone.brain.internal.core.mistakenness import ClassificationMistakennessConfig
 
     p = as_progress(progress)
-    p(0.0, f"{out}: reading predictions", force=True)
-    pred_labels, gt_labels = view.values([f"{pred_field}.label", f"{gt_field}.label"])
-    scores = view.values(f"{pred_field}.logits" if use_logits else f"{pred_field}.confidence")
-    values = mistakenness_values(pred_labels, gt_labels, scores, use_logits)
-    p(0.5, f"{out}: writing {len(values)} scores", force=True)
+    p(0.0, f"{out}: scoring in chunks", force=True)
+    fields = [f"{pred_field}.label", f"{gt_field}.label"]
+    fields.append(f"{pred_field}.logits" if use_logits else f"{pred_field}.confidence")
+
+    def score(chunk):
+        return mistakenness_values(*(chunk[f] for f in fields), use_logits)
+
     config = ClassificationMistakennessConfig(pred_field, gt_field, out, use_logits)
-    _brain_run(view, config, out, values)
+    _brain_run(view, config, out, fields, score)
     p(1.0, f"{out}: done", force=True)
     _record(view, out, "mistakenness", pred_field, gt_field=gt_field, use_logits=use_logits)
     return out
@@ -214,7 +230,10 @@ def _embedding_score(view, score: str, embeddings_field: str, progress) -> str:
 
     fn = fob.compute_uniqueness if score == "uniqueness" else fob.compute_representativeness
     p = as_progress(progress)
-    fn(view, out, embeddings=embeddings_field, progress=_brain_progress(p, out))
+    # brain needs every vector at once (its k-NN index): read them once, chunk by
+    # chunk, into ONE float32 array (rows in id order, as the sorted view), not lists
+    emb = vectors(view, embeddings_field)
+    fn(sorted_by_id(view), out, embeddings=emb, progress=_brain_progress(p, out))
     _record(view, out, score, embeddings_field)
     return out
 
@@ -285,3 +304,34 @@ def compute_sample_scores(
         logger.info("%s -> %s", s, out[s])
     p(1.0, "scores done", force=True)
     return out
+
+
+def score_samples(
+    view,
+    scores: Iterable[str] = defaults.SCORES,
+    pred_field: Optional[str] = defaults.LENET_FIELD,
+    gt_field: str = defaults.GROUND_TRUTH,
+    embeddings_field: Optional[str] = defaults.CLIP_EMBEDDINGS,
+    progress: Optional[ProgressFn] = None,
+) -> dict:
+    """:func:`compute_sample_scores` with what it did, for a result view.
+
+    Returns:
+        ``{"fields": {score: field}, "counts": {field: samples with a value},
+        "num_samples", "seconds"}``
+    """
+    import time
+
+    import fiftyone as fo
+
+    start = time.perf_counter()
+    fields = compute_sample_scores(view, scores, pred_field, gt_field, embeddings_field, progress)
+    seconds = time.perf_counter() - start
+    names = list(fields.values())
+    counts = view.aggregate([fo.Count(f) for f in names] + [fo.Count()])
+    return {
+        "fields": fields,
+        "counts": dict(zip(names, counts[:-1])),
+        "num_samples": counts[-1],
+        "seconds": round(seconds, 3),
+    }

@@ -130,9 +130,12 @@ def check_criterion(name: str, value) -> float:
         return require_fraction(value, name)
     if name in THRESHOLDS:
         try:
-            return float(value)
+            v = float(value)
         except (TypeError, ValueError):
-            raise InputError(f"{name} must be a number, got {value!r}") from None
+            v = math.nan
+        if isinstance(value, bool) or not math.isfinite(v):
+            raise InputError(f"{name} must be a number (finite, e.g. 0.5), got {value!r}")
+        return v
     raise InputError(f"Unknown criterion {name!r}: use one of {', '.join(THRESHOLDS + QUANTILES)}")
 
 
@@ -145,6 +148,20 @@ def check_active(criteria: Criteria) -> list[str]:
             "or top fraction, low confidence, most unique or most representative."
         )
     return active
+
+
+def split_counts(view, split_tags=defaults.SPLIT_TAGS) -> dict[str, int]:
+    """``{split tag: samples of the view with it}`` (one aggregation, zeros included)."""
+    counts = view.count_sample_tags()
+    return {t: int(counts.get(t, 0)) for t in split_tags}
+
+
+def default_split(view, train_tag: str = defaults.TRAIN_TAG) -> Optional[str]:
+    """The split a selection defaults to: ``train_tag`` when the dataset has samples
+    with it (so val/test samples are never tagged for augmentation unasked), else
+    None (the whole view). One aggregation."""
+    dataset = getattr(view, "_dataset", view)
+    return train_tag if dataset.match_tags(train_tag).limit(1).count() else None
 
 
 def check_split(view, split: Optional[str]):
@@ -322,14 +339,17 @@ def tag_samples(
     the view that has it; with criteria, only from the selected samples.
 
     Returns:
-        ``{"tag": tag, "tagged"|"untagged": n, "counts": {...}, "ids": [...]}``
+        ``{"tag", "tagged"|"untagged": n selected, "newly_tagged"|"newly_untagged": n
+        whose tags changed, "with_tag": samples of the dataset with the tag afterwards,
+        "split", "counts": {criterion: n}, "ids": [...]}``
 
     Raises:
         EmptyViewError: nothing is selected (or, for untag, nothing carries the tag)
     """
     tag = check_tag(tag)
     criteria = criteria or Criteria()
-    if untag and not criteria.active():
+    whole = untag and not criteria.active()
+    if whole:
         target = view.match_tags(tag)
         sel = {"ids": target.values("id"), "counts": {}}
     else:
@@ -338,10 +358,23 @@ def tag_samples(
     if not ids:
         raise EmptyViewError(_nothing_to_tag(tag, untag))
     chosen = view.select(ids)
+    had = chosen.match_tags(tag).count()
     if untag:
         chosen.untag_samples(tag)
     else:
         chosen.tag_samples(tag)
     key = "untagged" if untag else "tagged"
-    logger.info("%s %d samples with %r", key, len(ids), tag)
-    return {"tag": tag, key: len(ids), "counts": sel["counts"], "ids": ids}
+    changed = had if untag else len(ids) - had
+    with_tag = view._dataset.match_tags(tag).count()
+    logger.info(
+        "%s %d samples with %r (%d changed, %d carry it)", key, len(ids), tag, changed, with_tag
+    )
+    return {
+        "tag": tag,
+        key: len(ids),
+        "newly_untagged" if untag else "newly_tagged": changed,
+        "with_tag": with_tag,
+        "split": None if whole else criteria.split,
+        "counts": sel["counts"],
+        "ids": ids,
+    }

@@ -148,9 +148,10 @@ def split_dataset(
             left over get no split tag. Default ``{"train": 0.9, "val": 0.1}``.
         label_field: the Classification field to stratify by
         seed: the random seed
-        overwrite: re-split samples of the view that already carry one of the
-            split tags (those tags are removed from the view first). Without it,
-            such samples make the call fail and nothing is changed.
+        overwrite: re-split samples of the view that already carry a split tag
+            (``train``/``val``/``test`` or a tag of ``fractions``: all of them are
+            removed from the view first). Without it, such samples make the call fail
+            and nothing is changed.
 
     Returns:
         the number of samples given each tag
@@ -162,7 +163,10 @@ def split_dataset(
     require_nonempty(view)
     require_classification_field(view, label_field, "label_field")
     tags = list(fractions)
-    existing = check_split_tags(view, tags, overwrite)
+    # Every split tag is managed (a test fraction of 0 still clears old ``test`` tags),
+    # so that no re-split sample ends with two split tags.
+    managed = list(dict.fromkeys([*defaults.SPLIT_TAGS, *tags]))
+    existing = check_split_tags(view, managed, overwrite)
 
     ids, labels = view.values(["id", f"{label_field}.label"])
     assignment = split_assignment(labels, fractions, seed)
@@ -170,7 +174,7 @@ def split_dataset(
     # Work on the dataset by id: untagging may change which samples ``view`` matches.
     dataset = view._dataset
     if existing:
-        dataset.select(ids).untag_samples(tags)
+        dataset.select(ids).untag_samples(managed)
     counts = {}
     for tag in tags:
         chosen = [i for i, t in zip(ids, assignment) if t == tag]
