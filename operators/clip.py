@@ -17,25 +17,31 @@ from classlab.clip.embeddings import (
     VIZ_METHODS,
     check_embeddings_field,
     check_sim_options,
+    check_viz_method,
     check_viz_options,
 )
 from classlab.clip.models import PRECISIONS
 from classlab.clip.options import ON_ERROR
-from classlab.clip.prompts import (
-    DEFAULT_PROMPT_STYLE,
-    PROMPT_STYLES,
-    parse_prompt_names,
-    resolve_classes,
-    resolve_prompt_names,
-)
-from classlab.clip.templates import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, resolve_templates
-from classlab.clip.weights import require_clip_weights
+from classlab.clip.prompts import DEFAULT_PROMPT_STYLE
+from classlab.clip.templates import DEFAULT_TEMPLATE_SET
+from classlab.clip.weights import require_clip_weights, weights_help
 from classlab.clip.zero_shot import check_evaluation, check_label_field
-from classlab.validation import classification_fields, require_field_name, require_nonempty
+from classlab.validation import require_field_name, require_nonempty
 from fiftyone.operators import types
 
-from .common import check, dropdown, label_field_choice, param, progress, target_count
+from .clip_forms import _as_list, classes_form, prompts_form
+from .common import (
+    check,
+    dropdown,
+    errors_on_top,
+    param,
+    progress,
+    show_view,
+    target_count,
+)
 from .common import config as op_config
+from .results import embeddings_output, zero_shot_output
+from .shards import sharded, shards_form
 
 # ---------------------------------------------------------------- params -> core objects
 
@@ -56,15 +62,6 @@ def options_from_params(ctx) -> LoaderOptions:
 
 
 _LOADER_FIELDS = ("batch_size", "num_workers", "device", "on_error")
-
-
-def _as_list(value) -> list[str] | None:
-    """A list param given as a list, or as comma/newline separated text (SDK callers)."""
-    if not value:
-        return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
-    return [str(v) for v in value]
 
 
 # ---------------------------------------------------------------- form builders
@@ -109,7 +106,19 @@ def model_form(inputs, ctx) -> ClipSpec | None:
         return None
     spec = check(weights_prop, wanted.checked)
     if spec is not None and not spec.random_weights:
-        check(weights_prop, require_clip_weights, spec.model_name, spec.pretrained)
+        if check(weights_prop, require_clip_weights, spec.model_name, spec.pretrained) is None:
+            if weights_prop.invalid:  # why is on the field; how to fix it, beside it
+                help_ = weights_help(spec.model_name, spec.pretrained)
+                inputs.view("weights_help", types.Notice(label=help_))
+    if spec is not None and spec.random_weights:
+        inputs.view(
+            "random_weights_warning",
+            types.Warning(
+                label="Random weights: an untrained model",
+                description="Its labels, embeddings and accuracy are meaningless (for tests "
+                "only). Give pretrained weights for real results.",
+            ),
+        )
     return None if weights_prop.invalid else spec
 
 
@@ -155,11 +164,14 @@ def maps_form(inputs, ctx, n: int) -> None:
     inputs.bool("compute_viz", default=False, label="Compute a 2-D map")
     viz_key = None
     if param(ctx, "compute_viz", False):
-        dropdown(inputs, "viz_method", list(VIZ_METHODS), MapOptions.viz_method, "Map method")
+        method_prop = dropdown(
+            inputs, "viz_method", list(VIZ_METHODS), MapOptions.viz_method, "Map method"
+        )
         prop = inputs.str("viz_key", default=defaults.CLIP_VIZ_KEY, label="Map brain key")
         viz_key = param(ctx, "viz_key", defaults.CLIP_VIZ_KEY)
         method = param(ctx, "viz_method", MapOptions.viz_method)
-        if ctx.dataset is not None:
+        method_ok = check(method_prop, check_viz_method, method) is not None
+        if ctx.dataset is not None and method_ok:
             check(prop, check_viz_options, ctx.dataset, method, viz_key, n)
     inputs.bool("compute_similarity", default=False, label="Build a similarity index")
     if param(ctx, "compute_similarity", False):
@@ -167,84 +179,6 @@ def maps_form(inputs, ctx, n: int) -> None:
         sim_key = param(ctx, "sim_key", defaults.CLIP_SIM_KEY)
         if ctx.dataset is not None:
             check(prop, check_sim_options, ctx.dataset, sim_key, viz_key)
-
-
-def classes_form(inputs, ctx) -> list[str] | None:
-    """Ground truth and the class list; returns the given classes (checked) or None."""
-    fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
-    if fields:
-        label_field_choice(
-            inputs,
-            ctx,
-            "gt_field",
-            fields,
-            defaults.GROUND_TRUTH,
-            "Ground truth",
-            "Classes default to its distinct labels",
-        )
-    else:  # unlabelled data: give the classes and untick Evaluate
-        inputs.str(
-            "gt_field",
-            default=defaults.GROUND_TRUTH,
-            label="Ground truth",
-            description="No Classification field here: list the classes below",
-        )
-    if not isinstance(ctx.params.get("classes"), str):
-        inputs.list(
-            "classes",
-            types.String(),
-            label="Classes",
-            description="Empty: the distinct labels of the ground truth",
-        )
-    classes = _as_list(ctx.params.get("classes"))
-    if not classes:
-        return None  # the run lists them from the ground truth (not read here)
-    prop = inputs.get_property("classes") or inputs.get_property("gt_field")
-    gt_field = param(ctx, "gt_field", defaults.GROUND_TRUTH)
-    return check(prop, resolve_classes, None, gt_field, classes)  # given classes: no view read
-
-
-def prompts_form(inputs, ctx, classes: list[str] | None) -> None:
-    """Prompt names (style and overrides) and templates, checked by the core's rules."""
-    style_prop = dropdown(
-        inputs,
-        "prompt_style",
-        PROMPT_STYLES,
-        DEFAULT_PROMPT_STYLE,
-        "Prompt names",
-        "From '0 - zero': first '0', last 'zero', both '0 (zero)', label unchanged",
-    )
-    names_prop = style_prop
-    if not isinstance(ctx.params.get("prompt_names"), dict):
-        names_prop = inputs.str(
-            "prompt_names",
-            label="Prompt name overrides",
-            description="'class: name' per line (or JSON), e.g. '0 - zero: zero'",
-        )
-    set_prop = dropdown(
-        inputs,
-        "template_set",
-        list(TEMPLATE_SETS),
-        DEFAULT_TEMPLATE_SET,
-        "Template set",
-        " | ".join(f"{k}: {v[0]}" for k, v in TEMPLATE_SETS.items()),
-    )
-    templates_prop = set_prop
-    if not isinstance(ctx.params.get("templates"), str):
-        templates_prop = inputs.list(
-            "templates",
-            types.String(),
-            label="Own templates",
-            description="Each with one {} slot; replaces the set when given",
-        )
-    names = ctx.params.get("prompt_names")
-    style = param(ctx, "prompt_style", DEFAULT_PROMPT_STYLE)
-    if classes:
-        check(names_prop, resolve_prompt_names, classes, names, style)
-    else:
-        check(names_prop, parse_prompt_names, names)
-    template_set = param(ctx, "template_set", DEFAULT_TEMPLATE_SET)
-    check(templates_prop, resolve_templates, template_set, _as_list(ctx.params.get("templates")))
 
 
 def zero_shot_outputs_form(inputs, ctx, spec: ClipSpec | None) -> None:
@@ -299,9 +233,12 @@ class ComputeClipEmbeddings(foo.Operator):
         loader_form(inputs, ctx)
         embeddings_field_form(inputs, ctx, spec)
         maps_form(inputs, ctx, n)
+        shards_form(inputs, ctx)
         empty_view_form(inputs, ctx, n)
+        errors_on_top(inputs)
         return types.Property(inputs, view=types.View(label=f"ClassLab: embed {n} images"))
 
+    @sharded("compute_clip_embeddings")
     def execute(self, ctx):
         result = core_compute_clip_embeddings(
             ctx.target_view(),
@@ -318,17 +255,11 @@ class ComputeClipEmbeddings(foo.Operator):
             cache=ModelCache(),
             progress=progress(ctx),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        show_view(ctx, None)
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.int("num_embedded", label="Embedded")
-        outputs.int("num_skipped_existing", label="Skipped (had embeddings)")
-        outputs.int("num_failed", label="Unreadable images")
-        outputs.float("images_per_second", label="Images per second")
-        return types.Property(outputs, view=types.View(label="CLIP embeddings"))
+        return embeddings_output(ctx)
 
 
 class ZeroShotClassify(foo.Operator):
@@ -348,12 +279,16 @@ class ZeroShotClassify(foo.Operator):
         classes = classes_form(inputs, ctx)
         prompts_form(inputs, ctx, classes)
         zero_shot_outputs_form(inputs, ctx, spec)
+        shards_form(inputs, ctx)
         empty_view_form(inputs, ctx, n)
+        errors_on_top(inputs)
         return types.Property(inputs, view=types.View(label=f"ClassLab: zero-shot {n} images"))
 
+    @sharded("zero_shot_classify")
     def execute(self, ctx):
+        view = ctx.target_view()
         result = core_zero_shot_classify(
-            ctx.target_view(),
+            view,
             spec_from_params(ctx),
             options_from_params(ctx),
             label_field=param(ctx, "label_field", defaults.CLIP_ZERO_SHOT),
@@ -369,14 +304,18 @@ class ZeroShotClassify(foo.Operator):
             cache=ModelCache(),
             progress=progress(ctx),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        show_view(ctx, _mistakes(view, result, param(ctx, "gt_field", defaults.GROUND_TRUTH)))
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.int("num_predicted", label="Labelled")
-        outputs.int("num_reused_embeddings", label="Reused stored embeddings")
-        outputs.int("num_failed", label="Unreadable images")
-        outputs.float("accuracy", label="Accuracy (vs ground truth)")
-        return types.Property(outputs, view=types.View(label="CLIP zero-shot"))
+        return zero_shot_output(ctx)
+
+
+def _mistakes(view, result: dict, gt_field: str):
+    """The zero-shot mistakes of ``view`` (None when the run was not evaluated)."""
+    from fiftyone import ViewField as F
+
+    if result.get("accuracy") is None:
+        return None
+    pred = result["label_field"]
+    return view.match(F(gt_field).exists() & (F(f"{pred}.label") != F(f"{gt_field}.label")))

@@ -40,11 +40,13 @@ def param(ctx, name, default=None):
     return default if value is None else value
 
 
-def dropdown(inputs, name, values, default, label, description="", required=False):
-    """An enum property shown as a dropdown of ``values``."""
+def dropdown(inputs, name, values, default, label, description="", required=False, choices=None):
+    """An enum property shown as a dropdown of ``values``; ``choices`` maps a value to
+    its ``(label, description)`` (default: the value itself, no description)."""
     view = types.DropdownView()
     for v in values:
-        view.add_choice(v, label=str(v))
+        shown, about = (choices or {}).get(v, (str(v), None))
+        view.add_choice(v, label=shown, **({"description": about} if about else {}))
     return inputs.enum(
         name,
         list(values),
@@ -116,3 +118,47 @@ def target_view_checked(ctx, inputs):
     if n == 0:
         check(inputs.view("empty", types.Notice(label="No samples")), require_nonempty, view)
     return view, n
+
+
+def errors_on_top(inputs, title: str = "Fix before executing"):
+    """Repeats the messages of the form's invalid properties in an Error view at the
+    top of the form (each also stays next to its field), so that a message below the
+    fold never leaves Execute disabled for no visible reason. Returns the messages."""
+    messages = [
+        f"{getattr(p.view, 'label', None) or name}: {p.error_message}"
+        for name, p in inputs.properties.items()
+        if p.invalid and p.error_message
+    ]
+    if messages:
+        top = types.Error(label=title, description="\n\n".join(messages))
+        prop = types.Property(types.Void(), view=top)
+        inputs.properties = {"form_errors": prop, **inputs.properties}
+    return messages
+
+
+def result_view(title: str, summary: str, fields=()):
+    """The result dialog (``resolve_output``) of an operator: ``summary`` (markdown: what
+    changed) on top, then ``fields``, ``(key, label, kind)`` with kind ``"int"``,
+    ``"float"``, ``"str"`` or ``"obj"``, each shown with its value from the results."""
+    outputs = types.Object()
+    if summary:
+        outputs.md(summary, name="summary")
+    for key, label, kind in fields:
+        getattr(outputs, kind)(key, label=label)
+    return types.Property(outputs, view=types.View(label=title))
+
+
+def results(ctx) -> dict:
+    """``execute()``'s result, as FiftyOne passes it to ``resolve_output`` (``{}`` before
+    there is one)."""
+    return dict(getattr(ctx, "results", None) or {})
+
+
+def show_view(ctx, view) -> None:
+    """After an immediate (not delegated) run: reloads the dataset and sets the App's
+    view to ``view`` (what the user most likely wants to look at next)."""
+    if ctx.delegated:
+        return
+    ctx.ops.reload_dataset()
+    if view is not None:
+        ctx.ops.set_view(view=view)

@@ -7,10 +7,26 @@ are read once per ``resolve_input`` call (:func:`models_of`) and passed around.
 from __future__ import annotations
 
 from classlab import defaults
+from classlab.lenet.data import check_no_leakage
+from fiftyone.operators import types
 
-from .common import check, dropdown, param
+from .common import check, dropdown, param, target_view
 
 DEVICES = ("auto", "cpu", "cuda")
+SCRATCH = "(train from scratch)"
+# what each architecture is (the truth: classlab.lenet.models); shown in the dropdown
+_ARCH_CHOICES = {
+    "lenet5": (
+        "lenet5 (classic)",
+        "LeCun et al. 1998: tanh, average pooling, 6/16 feature maps, 120/84 units "
+        "(61,706 parameters on MNIST)",
+    ),
+    "lenet5_modern": (
+        "lenet5_modern",
+        "The same shape widened to 16/32 maps, with batch norm, ReLU, max pooling and "
+        "dropout: trains faster and more accurately",
+    ),
+}
 
 
 def models_of(ctx) -> dict[str, dict]:
@@ -28,20 +44,29 @@ def model_choice(inputs, ctx, models, name, label, description="", allow_none=Fa
 
     values = ([""] if allow_none else []) + sorted(models)
     default = values[0] if values else None
-    prop = dropdown(inputs, name, values, default, label, description)
+    choices = {"": (SCRATCH, "No parent model: random initial weights")}
+    prop = dropdown(inputs, name, values, default, label, description, choices=choices)
     given = param(ctx, name, default)
     if given or not allow_none:
         check(prop, require_model, models, given, name)
     return prop
 
 
-def train_options_form(inputs):
+def train_options_form(inputs, ctx):
     """The hyperparameter properties, with :class:`TrainConfig`'s defaults."""
     from classlab.lenet.config import OPTIMIZERS, SCHEDULES, TrainConfig
     from classlab.lenet.models import ARCHITECTURES
 
     d = TrainConfig()
-    dropdown(inputs, "architecture", ARCHITECTURES, d.architecture, "Architecture")
+    dropdown(
+        inputs,
+        "architecture",
+        ARCHITECTURES,
+        d.architecture,
+        "Architecture",
+        _ARCH_CHOICES.get(param(ctx, "architecture", d.architecture), ("", ""))[1],
+        choices=_ARCH_CHOICES,
+    )
     inputs.int("epochs", default=d.epochs, label="Epochs")
     inputs.int("batch_size", default=d.batch_size, label="Batch size")
     dropdown(inputs, "optimizer", OPTIMIZERS, d.optimizer, "Optimizer")
@@ -99,20 +124,65 @@ def check_train_data(ctx, inputs, view, models):
         for t, v, n in zip(tags, (train, val), sizes)
     ]
     classes = all(ok) and check(prop("train_tag"), runs.classes_of, *counts, label_field)
+    if classes:  # aggregations only: a count, a distinct of the copies' source ids
+        holdout = (tags["val_tag"], param(ctx, "test_tag", defaults.TEST_TAG))
+        check(prop("train_tag"), check_no_leakage, train, holdout, tags["train_tag"])
     if classes and init_from in models:
         check(prop("init_from"), runs.check_parent, models[init_from], classes, init_from)
     return sizes
 
 
-def check_apply_form(ctx, inputs, view, models):
-    """Each apply_lenet rule through the core's check, shown on its property."""
+def training_target(ctx, inputs, action: str):
+    """The form's target selector, defaulting to the whole dataset (not the grid's
+    current view); returns the target view the form's checks use."""
+    from fiftyone.operators.constants import ViewTarget
+
+    inputs.view_target(
+        ctx,
+        default_target=ViewTarget.DATASET,
+        action_description=action,
+        dataset_description=f"{action} on the whole dataset's splits (recommended)",
+        current_view_description=f"{action} only on the samples the grid shows now",
+    )
+    if not (ctx.params.get("view_target") or ctx.request_params.get("view_target")):
+        return ctx.dataset
+    return target_view(ctx)
+
+
+def coverage_warning(ctx, inputs, n_train: int, label_field: str) -> None:
+    """A Warning when the target leaves out most (over half) of the dataset's train split."""
+    from classlab.lenet import runs
+
+    whole, _ = runs.training_views(
+        ctx.dataset,
+        label_field,
+        param(ctx, "train_tag", defaults.TRAIN_TAG),
+        param(ctx, "val_tag", defaults.VAL_TAG),
+        bool(param(ctx, "include_augmented", False)),
+        param(ctx, "augmented_tag", defaults.AUGMENTED_TAG),
+    )
+    total = whole.count()
+    if total and n_train * 2 < total:
+        inputs.view(
+            "coverage",
+            types.Warning(
+                label=f"This target holds {n_train} of the dataset's {total} train samples",
+                description="Training would leave out most of the train split. Pick "
+                "'Dataset' as the target to train on the whole split.",
+            ),
+        )
+
+
+def check_apply_form(ctx, inputs, view, models, out):
+    """Each apply_lenet rule through the core's check, shown on its property (``out``:
+    the output names' defaults, from :func:`apply_defaults`)."""
     from classlab.lenet import apply
     from classlab.lenet.config import check_option
 
     prop, dataset = inputs.get_property, ctx.dataset
-    overwrite = bool(param(ctx, "overwrite", False))
-    label_field = param(ctx, "label_field", defaults.LENET_FIELD)
-    emb = ctx.params.get("embeddings_field", defaults.LENET_EMBEDDINGS) or ""
+    overwrite = bool(param(ctx, "overwrite", out["overwrite"]))
+    label_field = param(ctx, "label_field", out["label_field"])
+    emb = ctx.params.get("embeddings_field", out["embeddings_field"]) or ""
     gt = param(ctx, "gt_field", defaults.GROUND_TRUTH)
     run_key = param(ctx, "run_key")
     trained_on = (models.get(run_key) or {}).get("label_field")
@@ -139,9 +209,42 @@ def check_apply_form(ctx, inputs, view, models):
         )
     if not param(ctx, "evaluate", True):
         return
-    eval_key = param(ctx, "eval_key", defaults.EVAL_LENET)
+    eval_key = param(ctx, "eval_key", out["eval_key"])
     taken = [f for f in (label_field, emb, gt) if f]
     check(prop("eval_key"), apply.check_eval_key, dataset, eval_key, overwrite, taken)
     if run_key in models:
         classes = list(models[run_key]["classes"])
         check(prop("gt_field"), apply.check_gt_classes, view, gt, classes)
+
+
+def apply_defaults(run_key: str | None, models: dict) -> dict:
+    """The apply form's output names for the model ``run_key``: its own prediction
+    field, embeddings field and eval key (``lenet_v2`` -> ``lenet_v2``,
+    ``lenet_v2_embeddings``, ``eval_lenet_v2``), so that a second model never collides
+    with the first's fields; ``overwrite`` defaults on only when that field already
+    holds this model's own predictions (re-applying it)."""
+    if not run_key:
+        return {
+            "label_field": defaults.LENET_FIELD,
+            "embeddings_field": defaults.LENET_EMBEDDINGS,
+            "eval_key": defaults.EVAL_LENET,
+            "overwrite": False,
+        }
+    applied = (models.get(run_key) or {}).get("applied_to") or []
+    return {
+        "label_field": run_key,
+        "embeddings_field": f"{run_key}_embeddings",
+        "eval_key": f"eval_{run_key}",
+        "overwrite": run_key in applied,
+    }
+
+
+def new_model_key(models) -> str:
+    """The train form's default run key: ``lenet_v1``, else the next free ``lenet_vN``
+    (a model named plain ``lenet`` counts as v1: after lenet, lenet_v2 comes lenet_v3)."""
+    from classlab.validation import next_free_name
+
+    taken = set(models)
+    if defaults.LENET_FIELD in taken:
+        taken.add(defaults.MODEL_V1)
+    return next_free_name(taken, defaults.MODEL_V1)

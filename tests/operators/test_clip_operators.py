@@ -170,8 +170,8 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
     torch.save(load_clip(check_spec(tiny, None, True), "cpu").model.state_dict(), other)
     emb, zs = "compute_clip_embeddings", "zero_shot_classify"
     cases = [
-        (emb, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
-        (zs, mnist_small, dict(model, model_name="ViT-Q-99"), "Unknown CLIP model"),
+        (emb, mnist_small, dict(model, model_name="ViT-Q-99"), "not a known CLIP model"),
+        (zs, mnist_small, dict(model, model_name="ViT-Q-99"), "not a known CLIP model"),
         (
             emb,
             mnist_small,
@@ -205,12 +205,17 @@ def test_bad_inputs_leave_dataset_unchanged(execute, mnist_small, model, tiny, t
             emb,
             mnist_small,
             {"model_name": tiny, "pretrained": str(other), "device": "cpu"},
-            "choose another embeddings field, or pass overwrite=True",
+            "choose another embeddings_field, or pass overwrite=True",
         ),
         (emb, mnist_small.limit(0), model, "no samples"),
         (zs, mnist_small.limit(0), model, "no samples"),
         (emb, mnist_small, dict(model, embeddings_field="ground_truth"), "not embeddings"),
-        (zs, mnist_small, dict(model, label_field="clip_embeddings"), "Classification"),
+        (
+            zs,
+            mnist_small,
+            dict(model, label_field="clip_embeddings"),
+            "Classification|would overwrite the ground truth or embeddings",
+        ),
         (emb, mnist_small.limit(10), dict(model, compute_viz=True), "needs at least 16"),
         (emb, mnist_small, dict(model, device="cuda"), "no CUDA GPU"),
         (emb, mnist_small, dict(model, batch_size=0), "batch_size must be a whole number"),
@@ -348,7 +353,7 @@ def test_forms_show_the_cores_messages(mnist_small, model, tiny, tmp_path):
     assert errors["prompt_names"] == core_message(parse_prompt_names, '{"0 - zero": ')
     assert "The class list has duplicates: 0 - zero" in errors["classes"]
     assert "would overwrite the ground truth" in errors["label_field"]
-    assert "eval key name 'bad.key' is not valid" in errors["eval_key"]
+    assert "eval_key name 'bad.key' is not valid" in errors["eval_key"]
     # embeddings: a key taken by another kind of run, too few samples for a map
     form = resolve_form(
         "compute_clip_embeddings",
@@ -359,7 +364,7 @@ def test_forms_show_the_cores_messages(mnist_small, model, tiny, tmp_path):
     )
     assert invalid_props(form) == {"sim_key": "sim_key and viz_key must differ (both 'clip_viz')"}
     form = resolve_form("compute_clip_embeddings", mnist_small, dict(model, embeddings_field="a.b"))
-    assert "embeddings field name 'a.b' is not valid" in invalid_props(form)["embeddings_field"]
+    assert "embeddings_field name 'a.b' is not valid" in invalid_props(form)["embeddings_field"]
 
 
 def test_forms_read_no_samples_and_load_no_model(mnist_small, model, monkeypatch):
@@ -377,3 +382,44 @@ def test_forms_read_no_samples_and_load_no_model(mnist_small, model, monkeypatch
         assert invalid_props(resolve_form(op, mnist_small, params)) == {}
     params = dict(model, classes=["0 - zero", "1 - one"], prompt_names="1 - one: uno")
     assert invalid_props(resolve_form("zero_shot_classify", mnist_small, params)) == {}
+
+
+def test_forms_check_the_weights_first_and_say_how_to_provide_them(mnist_small, model):
+    """Offline default weights: invalid (Execute disabled), why on the field and at the top,
+    how to provide them beside it; random weights: allowed, with a warning."""
+    for op in ("compute_clip_embeddings", "zero_shot_classify"):
+        form = resolve_form(op, mnist_small, {})
+        assert list(invalid_props(form)) == ["pretrained"]
+        why = form.get_property("pretrained").error_message
+        assert "not in the local cache" in why and "path of a local checkpoint" in why
+        assert why in form.get_property("form_errors").view.description
+        how = form.get_property("weights_help").view.label
+        assert "huggingface-cli download laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in how
+        assert "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K" in how
+        assert "random_weights_warning" not in form.properties
+        form = resolve_form(op, mnist_small, model)
+        assert invalid_props(form) == {} and "weights_help" not in form.properties
+        warning = form.get_property("random_weights_warning").view
+        assert "meaningless" in warning.description
+
+
+def test_result_dialogs_say_what_changed(execute, mnist_small, model):
+    import fiftyone.operators as foo
+
+    def dialog(name, result):
+        ctx = foo.ExecutionContext(
+            request_params={"dataset_name": mnist_small.name, "params": {}, "results": result}
+        )
+        out = foo.get_operator(f"@classlab/classlab/{name}").resolve_output(ctx).type
+        shown = [n for n in out.properties if n != "summary"]
+        assert all(n in result for n in shown), (name, shown, sorted(result))
+        return out.get_property("summary").default
+
+    view = mnist_small.match_tags("test").limit(40)
+    res = execute("compute_clip_embeddings", view=view, params=model).result
+    text = dialog("compute_clip_embeddings", res)
+    assert "Embedded 40 images" in text and "`clip_embeddings`" in text
+    res = execute("zero_shot_classify", view=view, params=model).result
+    text = dialog("zero_shot_classify", res)
+    assert "Labelled 40 images" in text and f"{res['accuracy']:.4f}" in text
+    assert "Random weights: these labels and this accuracy mean nothing" in text

@@ -419,3 +419,177 @@ def test_train_form_epochs_bound_can_be_raised_deliberately(trained):
     assert (
         errors(form("train_lenet", trained, {**params, "epochs": 2000, "max_epochs": 3000})) == {}
     )
+
+
+# ---- issue 13: no split leakage, forms that open valid, result dialogs --------------------
+
+
+def _resolve(name, dataset, params, view=None, results=None, target="inputs"):
+    """A form's (or result dialog's) whole Property, with an App view when given."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    request = {"dataset_name": dataset.name, "params": params}
+    if view is not None:
+        request["view"] = view._serialize()
+    if results is not None:
+        request["results"] = results
+    ctx = ExecutionContext(request_params=request)
+    op = foo.get_operator(f"@classlab/classlab/{name}")
+    return op.resolve_input(ctx) if target == "inputs" else op.resolve_output(ctx)
+
+
+def test_training_refuses_val_and_test_samples_in_the_train_split(execute, trained, unchanged):
+    ds = trained.clone()
+    try:
+        ds.select(ds.match_tags("val").limit(2).values("id")).tag_samples("train")
+        ds.select(ds.match_tags("test").limit(1).values("id")).tag_samples("train")
+        params = dict(run_key="leak", **FAST)
+        with unchanged(ds):
+            message = core_message(train_lenet, ds, run_key="leak", config=FAST)
+            with pytest.raises(ExecutionError, match="shares 3 sample"):
+                execute("train_lenet", dataset=ds, params=params)
+            with pytest.raises(ExecutionError, match="shares 3 sample"):  # fine-tuning too
+                execute("train_lenet", dataset=ds, params={**params, "init_from": "base"})
+        assert "3 sample(s) tagged both 'train' and 'val' or 'test'" in message
+        assert "remove the 'train' tag" in message and "Nothing was written" in message
+        assert errors(form("train_lenet", ds, params)) == {"train_tag": message}
+    finally:
+        ds.delete()
+
+
+def test_training_refuses_augmented_copies_of_val_and_test_samples(execute, trained, unchanged):
+    ds = trained.clone()
+    try:
+        sources = list(ds.match_tags("test").limit(2)) + list(ds.match_tags("val").limit(1))
+        copies = [
+            fo.Sample(
+                filepath=s.filepath,
+                tags=["augmented", "train"],  # the copies the old augmentation made
+                ground_truth=fo.Classification(label=s.ground_truth.label),
+                source_id=s.id,
+            )
+            for s in sources
+        ]
+        ds.add_samples(copies)
+        params = dict(run_key="leak", include_augmented=True, **FAST)
+        with unchanged(ds):
+            message = core_message(
+                train_lenet, ds, run_key="leak", config=FAST, include_augmented=True
+            )
+            with pytest.raises(ExecutionError, match="3 augmented cop"):
+                execute("train_lenet", dataset=ds, params=params)
+        assert "whose 'source_id' is a 'val' or 'test' sample" in message
+        assert "delete_augmentations" in message
+        assert errors(form("train_lenet", ds, params)) == {"train_tag": message}
+        # without the copies the split is clean: the form opens valid
+        assert errors(form("train_lenet", ds, {**params, "include_augmented": False})) == {}
+    finally:
+        ds.delete()
+
+
+def test_new_model_key_is_the_next_free_name():
+    from operators.lenet_forms import new_model_key
+
+    assert new_model_key({}) == "lenet_v1"
+    assert new_model_key({"lenet": {}, "lenet_v2": {}}) == "lenet_v3"
+    assert new_model_key({"lenet_v1": {}, "lenet_v2": {}, "lenet_v2_control": {}}) == "lenet_v3"
+
+
+def test_train_form_opens_valid_on_the_whole_dataset(trained):
+    prop = _resolve("train_lenet", trained, {})
+    inputs = prop.type
+    assert errors(inputs) == {}
+    key = inputs.get_property("run_key").default
+    assert key.startswith("lenet_v") and key not in list_models(trained)
+    assert inputs.get_property("view_target").default == "DATASET"
+    assert "(240 train, 60 val samples)" in prop.view.label
+    scratch = inputs.get_property("init_from").view.choices[0]
+    assert scratch.value == "" and scratch.label == "(train from scratch)"
+    archs = {c.value: c.description for c in inputs.get_property("architecture").view.choices}
+    assert "LeCun" in archs["lenet5"] and "batch norm" in archs["lenet5_modern"]
+    assert "coverage" not in inputs.properties
+
+
+def test_train_form_warns_when_the_current_view_leaves_out_the_train_split(trained):
+    view = trained.match_tags("train").limit(20).concat(trained.match_tags("val"))
+    prop = _resolve("train_lenet", trained, {"view_target": "CURRENT_VIEW"}, view=view)
+    warning = prop.type.get_property("coverage")
+    assert warning is not None and "20 of the dataset's 240 train samples" in warning.view.label
+    assert "(20 train, 60 val samples)" in prop.view.label
+    # the whole dataset (the default target) needs no warning
+    prop = _resolve("train_lenet", trained, {"view_target": "DATASET"}, view=view)
+    assert "coverage" not in prop.type.properties and "(240 train" in prop.view.label
+
+
+def test_form_errors_are_repeated_at_the_top(trained):
+    inputs = form("train_lenet", trained, {"run_key": "base", **FAST})
+    first = next(iter(inputs.properties))
+    assert first in ("form_errors", "view_target")
+    top = inputs.get_property("form_errors")
+    assert top is not None and "already exists" in top.view.description
+
+
+def test_apply_outputs_follow_the_chosen_model(execute, trained):
+    ds = trained.clone()
+    try:
+        execute("train_lenet", dataset=ds, params=dict(run_key="second", **FAST))
+        for key in ("base", "second"):
+            inputs = form("apply_lenet", ds, {"run_key": key})
+            defaults_ = {
+                n: inputs.get_property(n).default
+                for n in ("label_field", "embeddings_field", "eval_key", "overwrite")
+            }
+            assert defaults_ == {
+                "label_field": key,
+                "embeddings_field": f"{key}_embeddings",
+                "eval_key": f"eval_{key}",
+                "overwrite": False,
+            }
+            assert errors(inputs) == {}
+            res = execute("apply_lenet", view=ds.match_tags("test"), params={"run_key": key})
+            assert res.result["label_field"] == key and ds.has_field(f"{key}_embeddings")
+        assert {"eval_base", "eval_second"} <= set(ds.list_evaluations())
+        # re-applying a model to its own field opens valid: overwrite is on
+        inputs = form("apply_lenet", ds, {"run_key": "base"})
+        assert inputs.get_property("overwrite").default is True and errors(inputs) == {}
+    finally:
+        ds.delete()
+
+
+def _assert_dialog(name, dataset, result, *numbers, params=None):
+    """The result dialog shows every field from ``result`` and a summary with ``numbers``."""
+    out = _resolve(name, dataset, params or {}, results=result, target="outputs")
+    shown = [n for n in out.type.properties if n != "summary"]
+    assert shown and all(n in result for n in shown), (name, shown, sorted(result))
+    summary = out.type.get_property("summary").default
+    for number in numbers:
+        assert str(number) in summary, (name, number, summary)
+    return out
+
+
+def test_result_dialogs_say_what_changed(execute, trained):
+    ds = trained.clone()
+    try:
+        res = execute("train_lenet", dataset=ds, params=dict(run_key="shown", **FAST)).result
+        assert res["num_train"] == 240 and res["num_val"] == 60 and res["epochs_run"] == 1
+        assert Path(res["checkpoint"]).is_file() and res["train_seconds"] > 0
+        _assert_dialog("train_lenet", ds, res, "shown", f"{res['val_acc']:.4f}", 240, "epoch 1")
+        res = execute("apply_lenet", view=ds.match_tags("test"), params={"run_key": "shown"})
+        res = res.result
+        wrong = ds.match_tags("test").match(F("shown.label") != F("ground_truth.label")).count()
+        assert res["embeddings_field"] == "shown_embeddings"
+        _assert_dialog("apply_lenet", ds, res, 300, f"{res['accuracy']:.4f}", f"{wrong} mistakes")
+        res = execute("evaluate_predictions", dataset=ds, params={"pred_field": "shown"}).result
+        _assert_dialog("evaluate_predictions", ds, res, res["num_evaluated"], "eval_lenet")
+        res = execute("list_models", dataset=ds).result
+        out = _resolve("list_models", ds, {}, results=res, target="outputs")
+        columns = [c.key for c in out.type.get_property("table").view.columns]
+        assert [r["run_key"] for r in res["table"]] == sorted(list_models(ds))
+        assert all(set(columns) == set(row) for row in res["table"])
+        assert f"{res['count']} model(s)" in out.type.get_property("summary").default
+        res = execute("rename_model", dataset=ds, params={"run_key": "shown", "new_key": "s2"})
+        _assert_dialog("rename_model", ds, res.result, "shown", "s2", params={"run_key": "shown"})
+        res = execute("delete_model", dataset=ds, params={"run_key": "s2"}).result
+        _assert_dialog("delete_model", ds, res, "s2", "kept")
+    finally:
+        ds.delete()

@@ -142,3 +142,35 @@ def require_clip_weights(model_name: str, pretrained: Optional[str]) -> None:
             f"{problem} Give pretrained as the path of a local checkpoint file, put the weights "
             "in the Hugging Face cache, or use random_weights=True (an untrained model)."
         )
+
+
+def weights_help(model_name: str, pretrained: Optional[str]) -> str:
+    """How to make ``model_name``/``pretrained`` loadable on an offline machine (for forms
+    and messages): the Hugging Face repository to fetch elsewhere, the cache folder to
+    copy it into, or a local checkpoint path. Never downloads."""
+    model_name = (model_name or "").strip()
+    repo = model_name[len(HF_PREFIX) :] if model_name.startswith(HF_PREFIX) else None
+    if repo is None and pretrained and not is_checkpoint_path(pretrained):
+        try:
+            from open_clip import pretrained as oc_pretrained
+
+            cfg = oc_pretrained.get_pretrained_cfg(model_name, pretrained) or {}
+        except ImportError:
+            cfg = {}
+        repo = (cfg.get("hf_hub") or "").rstrip("/") or None
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE as cache
+    except ImportError:
+        cache = "~/.cache/huggingface/hub"
+    steps = []
+    if repo:
+        steps.append(
+            f"on a machine with internet run `huggingface-cli download {repo}` and copy its "
+            f"cache folder (models--{repo.replace('/', '--')}) into {cache} here"
+        )
+    steps.append(
+        "download the open_clip checkpoint file (.bin, .pt, .safetensors) and give its "
+        "path as Pretrained weights"
+    )
+    steps.append("tick Random weights (tests only: the predictions mean nothing)")
+    return "To provide the weights: " + "; or ".join(steps) + "."

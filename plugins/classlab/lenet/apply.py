@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from classlab import defaults
+from classlab.chunks import iter_chunks
 from classlab.config import resolve_device
 from classlab.errors import FieldError, InputError
 from classlab.lenet import registry
@@ -15,6 +16,7 @@ from classlab.lenet.data import view_tensors
 from classlab.lenet.evaluate import check_eval_key
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import (
+    builtin_fields,
     classification_fields,
     distinct_labels,
     require_classification_field,
@@ -53,11 +55,6 @@ def write_predictions(
     view.set_values(label_field, values, key_field="id")
     if embeddings_field and embeddings is not None:
         view.set_values(embeddings_field, dict(zip(ids, list(embeddings))), key_field="id")
-
-
-def builtin_fields(dataset) -> set[str]:
-    """The fields every sample has (``id``, ``filepath``, ``tags``, ``metadata``, ...)."""
-    return set(dataset._get_default_sample_fields(include_private=True)) | {"id", "_id"}
 
 
 def _field_kind_ok(dataset, field: str, param: str) -> bool:
@@ -213,6 +210,24 @@ def _infer(view, model, rec, batch_size, device, num_workers, want_features, rep
     return ids, logits.cpu().numpy(), feats.cpu().numpy() if want_features else None, ips
 
 
+def _apply_chunks(view, model, rec, fields, batch_size, device, num_workers, report):
+    """Predicts and writes the view one chunk (``defaults.CHUNK_SIZE``) at a time, so
+    memory does not grow with the view; ``fields`` is ``(label_field,
+    embeddings_field)``. Returns ``(samples predicted, images/s of the model)``."""
+    label_field, embeddings_field = fields
+    classes = list(rec["classes"])
+    total, n, seconds = max(view.count(), 1), 0, 0.0
+    for chunk in iter_chunks(view):
+        stage = report.stage(n / total, (n + len(chunk)) / total)
+        want = bool(embeddings_field)
+        ids, logits, feats, ips = _infer(
+            chunk.view, model, rec, batch_size, device, num_workers, want, stage
+        )
+        write_predictions(view, ids, label_field, logits, classes, embeddings_field, feats)
+        n, seconds = n + len(ids), seconds + len(ids) / max(ips, 1e-9)
+    return n, n / max(seconds, 1e-9)
+
+
 def apply_lenet(
     view,
     run_key: str,
@@ -226,6 +241,7 @@ def apply_lenet(
     overwrite: bool = False,
     num_workers: int = 8,
     progress: ProgressFn | None = None,
+    runtime: str = "torch",
 ) -> dict:
     """Predicts every sample of ``view`` with the model ``run_key``.
 
@@ -248,6 +264,8 @@ def apply_lenet(
         overwrite: replace existing output fields / evaluation
         num_workers: image decoding threads
         progress: ``fn(fraction, label)``
+        runtime: ``"torch"``, or ``"onnxruntime"`` to run the model's ONNX file (on the
+            CPU; :func:`classlab.lenet.export.export_model` writes it)
 
     Returns:
         ``{num_samples, images_per_second, accuracy (if evaluated), ...}``
@@ -268,22 +286,23 @@ def apply_lenet(
         batch_size,
         overwrite,
     )
-    device = resolve_device(device)
+    from classlab.lenet.export import check_runtime, load_runner
+
     dataset = view._dataset
-    model, rec = registry.load_model(dataset, run_key, device)
-    ids, logits, feats, ips = _infer(
-        view, model, rec, batch_size, device, num_workers, bool(embeddings_field), report
-    )
-    report(0.6, f"writing {len(ids)} predictions", force=True)
+    check_runtime(runtime, registry.get_model_record(dataset, run_key), run_key)
+    device = resolve_device(device) if runtime == "torch" else "cpu"
+    model, rec = load_runner(dataset, run_key, device, runtime)
     if overwrite and evaluate and eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    classes = list(rec["classes"])
-    write_predictions(view, ids, label_field, logits, classes, embeddings_field, feats)
+    fields = (label_field, embeddings_field)
+    stage = report.stage(0.0, 0.9)
+    n, ips = _apply_chunks(view, model, rec, fields, batch_size, device, num_workers, stage)
     registry.record_prediction(dataset, run_key, label_field, ips)
     out = {
         "run_key": run_key,
         "label_field": label_field,
-        "num_samples": len(ids),
+        "embeddings_field": embeddings_field or None,
+        "num_samples": n,
         "images_per_second": round(ips, 1),
     }
     if evaluate:
@@ -291,5 +310,8 @@ def apply_lenet(
 
         report(0.9, "evaluating", force=True)
         out.update(evaluate_predictions(view, label_field, gt_field, eval_key, overwrite=True))
-    report(1.0, f"{len(ids)} predictions in {label_field!r}", force=True)
+    report(1.0, f"{n} predictions in {label_field!r}", force=True)
     return out
+
+
+apply_model = apply_lenet  # the same function for every architecture (and runtime)

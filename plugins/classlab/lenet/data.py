@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from classlab.errors import DataSourceError
+from classlab import defaults
+from classlab.errors import DataSourceError, InputError
 from classlab.progress import ProgressFn, as_progress
 
 logger = logging.getLogger("classlab")
@@ -158,3 +159,62 @@ class ImageFileDataset:
         paths, labels = view.values(["filepath", f"{label_field}.label"])
         lookup = {c: i for i, c in enumerate(classes)}
         return cls(paths, [lookup[label] for label in labels], channels, size)
+
+
+class SplitLeakageError(InputError):
+    """The train split shares samples (or augmented copies of samples) with val/test."""
+
+
+def leaked_counts(train, holdout_tags, source_field: str = defaults.SOURCE_ID_FIELD):
+    """``(shared, copies)``: train samples that also carry a ``holdout_tags`` tag, and
+    train samples whose ``source_field`` names a sample tagged with one (augmented
+    copies of val/test samples). Aggregations only (a count, a ``distinct`` of the
+    train split's source ids, a count of the holdout sources among them)."""
+    from fiftyone import ViewField as F
+
+    tags = list(holdout_tags)
+    shared = train.match_tags(tags).count()
+    dataset = train._dataset
+    if not dataset.has_sample_field(source_field):
+        return shared, 0
+    from bson import ObjectId
+
+    sources = [s for s in train.distinct(source_field) if ObjectId.is_valid(s)]
+    if not sources:
+        return shared, 0
+    leaked = dataset.select(sources).match_tags(tags).values("id")
+    copies = train.match(F(source_field).is_in(leaked)).count() if leaked else 0
+    return shared, copies
+
+
+def check_no_leakage(
+    train,
+    holdout_tags=(defaults.VAL_TAG, defaults.TEST_TAG),
+    train_tag: str = defaults.TRAIN_TAG,
+    source_field: str = defaults.SOURCE_ID_FIELD,
+) -> int:
+    """Refuses a train split that shares samples, or augmented copies of samples, with
+    the ``holdout_tags`` splits (their accuracy would no longer be honest); every
+    trainer calls it before its first write. Returns the train split's count.
+
+    Raises:
+        SplitLeakageError: naming both counts and what to do
+    """
+    shared, copies = leaked_counts(train, holdout_tags, source_field)
+    if not (shared or copies):
+        return train.count()
+    held = " or ".join(repr(t) for t in holdout_tags)
+    parts, fixes = [], []
+    if shared:
+        parts.append(f"{shared} sample(s) tagged both {train_tag!r} and {held}")
+        fixes.append(f"remove the {train_tag!r} tag from those samples (or re-split)")
+    if copies:
+        parts.append(f"{copies} augmented cop(ies) whose {source_field!r} is a {held} sample")
+        fixes.append(
+            "delete those copies (delete_augmentations) or train without include_augmented"
+        )
+    raise SplitLeakageError(
+        f"train_tag: the train split shares {shared + copies} sample(s) with the {held} "
+        f"split(s): {'; '.join(parts)}. Their accuracy would no longer be honest: "
+        f"{', and '.join(fixes)}. Nothing was written."
+    )

@@ -23,7 +23,7 @@ from classlab.config import resolve_device
 from classlab.errors import EmptyViewError, InputError
 from classlab.lenet import registry
 from classlab.lenet.config import TrainConfig
-from classlab.lenet.data import detect_channels, view_tensors
+from classlab.lenet.data import check_no_leakage, detect_channels, view_tensors
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import distinct_labels, require_classification_field
 
@@ -174,10 +174,44 @@ class _Plan:
     init_state: object
 
 
+def check_start(cfg: TrainConfig, init_from: str | None) -> None:
+    """The rules on where training starts (``weights``, ``init_from``, ``freeze_backbone``).
+
+    Raises:
+        InputError: both a weights file and a parent; a frozen backbone from scratch
+    """
+    if cfg.weights and init_from:
+        raise InputError(
+            f"weights and init_from are both given ({cfg.weights!r}, {init_from!r}): start "
+            "from a torchvision weights file OR from a recorded model; leave one empty"
+        )
+    if cfg.freeze_backbone and not (cfg.weights or init_from):
+        raise InputError(
+            "freeze_backbone needs pretrained features to keep: give weights (a local "
+            "torchvision weights file) or init_from (a recorded model), or train the whole "
+            "network from scratch with freeze_backbone=False"
+        )
+
+
+def _pretrained(cfg: TrainConfig, num_classes: int):
+    """The adapted model's starting ``state_dict`` from ``cfg.weights`` (checked)."""
+    import torch
+
+    from classlab.lenet.backbones import read_weights, transfer
+    from classlab.lenet.models import build_model
+
+    state = read_weights(cfg.weights, cfg.architecture)
+    torch.manual_seed(cfg.seed)  # the head starts as it would from scratch
+    model = build_model(cfg.architecture, num_classes, cfg.in_channels, cfg.input_size)
+    return transfer(model, state, cfg.architecture)
+
+
 def _prepare(view, run_key, label_field, tags, config, init_from, overwrite) -> _Plan:
-    """Every check of :func:`train_lenet`, in order; reads the parent's weights."""
-    train_tag, val_tag, include_augmented, augmented_tag = tags
+    """Every check of :func:`train_lenet`, in order; reads the parent's weights (or the
+    weights file)."""
+    train_tag, val_tag, include_augmented, augmented_tag, test_tag = tags
     cfg = check_train_options(config)
+    check_start(cfg, init_from)
     dataset = view._dataset
     registry.check_new_run_key(run_key, registry.list_models(dataset), overwrite)
     device = resolve_device(cfg.device)
@@ -186,9 +220,12 @@ def _prepare(view, run_key, label_field, tags, config, init_from, overwrite) -> 
         view, label_field, train_tag, val_tag, include_augmented, augmented_tag
     )
     classes = training_classes(train, val, label_field)
+    check_no_leakage(train, (val_tag, test_tag), train_tag)
     init_state = _parent(dataset, init_from, classes, cfg) if init_from else None
     if cfg.in_channels is None:
         cfg.in_channels = detect_channels(train.limit(16).values("filepath"))
+    if cfg.weights:
+        init_state = _pretrained(cfg, len(classes))
     return _Plan(cfg, device, train, val, classes, init_state)
 
 
@@ -220,7 +257,8 @@ def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from, 
     """Commits the checkpoint, then the record (the first and only writes of a run);
     see :func:`classlab.lenet.checkpoints.commit` for what a crash leaves."""
     from classlab.lenet.checkpoints import commit
-    from classlab.lenet.models import num_params
+    from classlab.lenet.latency import cpu_threads, torch_latency
+    from classlab.lenet.models import num_params, total_params
 
     cfg, model = plan.cfg, result.model.cpu()
     payload = {
@@ -238,7 +276,10 @@ def _save(dataset, run_key, plan: _Plan, result, sizes, label_field, init_from, 
         "stopped_early": result.stopped_early,
         "parent": init_from or None,
         "train_seconds": result.seconds,
-        "num_params": num_params(model),
+        "num_params": total_params(model),
+        "trainable_params": num_params(model),
+        "latency_ms": {"torch": torch_latency(model, cfg.in_channels, cfg.input_size)},
+        "latency_threads": cpu_threads(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "applied_to": [],
         "images_per_second": None,
@@ -258,6 +299,7 @@ def train_lenet(
     label_field: str = defaults.GROUND_TRUTH,
     train_tag: str = defaults.TRAIN_TAG,
     val_tag: str = defaults.VAL_TAG,
+    test_tag: str = defaults.TEST_TAG,
     config: TrainConfig | dict | None = None,
     init_from: str | None = None,
     include_augmented: bool = False,
@@ -265,26 +307,34 @@ def train_lenet(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """Trains a LeNet-5 on the view's ``train_tag`` samples, validating on ``val_tag``.
+    """Trains a model on the view's ``train_tag`` samples, validating on ``val_tag``.
+
+    The one trainer of every architecture (``config["architecture"]``: LeNet-5 or a
+    torchvision backbone); :func:`train_model` is the same with the architecture, the
+    weights file and ``freeze_backbone`` as arguments.
 
     Args:
         view: a dataset or view with image samples
         run_key: the model's key in the dataset's model registry
         label_field: the Classification field to learn
         train_tag, val_tag: the split tags
+        test_tag: the test split's tag: no train sample (nor an augmented copy's
+            source) may carry it or ``val_tag`` (:func:`classlab.lenet.data.check_no_leakage`)
         config: a :class:`TrainConfig` or a dict of its fields (None: defaults)
         init_from: run key of a model to fine-tune from (same classes); its
-            architecture and input size are used
+            architecture and input size are used (not with ``config["weights"]``)
         include_augmented: add samples tagged ``augmented_tag`` to the train split
         augmented_tag: the tag of augmented copies
         overwrite: replace an existing model with the same run key
         progress: ``fn(fraction, label)``; one report per epoch with losses/accuracies
 
     Returns:
-        the model's record (see :mod:`classlab.lenet.registry`)
+        the model's record (see :mod:`classlab.lenet.registry`): with ``num_params``,
+        ``train_seconds`` and ``latency_ms`` (``{"torch": {"1": ms, "256": ms}}``, CPU,
+        per image at batch 1 and 256)
     """
     report = as_progress(progress)
-    tags = (train_tag, val_tag, include_augmented, augmented_tag)
+    tags = (train_tag, val_tag, include_augmented, augmented_tag, test_tag)
     plan = _prepare(view, run_key, label_field, tags, config, init_from, overwrite)
     result, n_train, n_val = _fit(plan, label_field, report)
     dataset = view._dataset
