@@ -85,13 +85,56 @@ def require_field_name(name: str, role: str = "field") -> str:
     return name
 
 
+def builtin_fields(dataset) -> set[str]:
+    """The fields every sample has (``id``, ``filepath``, ``tags``, ``metadata``, ...)."""
+    return set(dataset._get_default_sample_fields(include_private=True)) | {"id", "_id"}
+
+
+def check_output_name(dataset, field: str, param: str, protected: dict | None = None) -> str:
+    """Checks that ``field`` may be written by a call (its ``param``): a valid name, never
+    a built-in field, never a field of ``protected`` (``{field: what it is}``, e.g. the
+    ground truth). Schema look-ups only; the field's kind is the caller's check."""
+    require_field_name(field, param)
+    if field in builtin_fields(dataset):
+        raise FieldError(
+            f"The {param} {field!r} is a built-in field of every sample: pick another {param}"
+        )
+    protected = {k: v for k, v in (protected or {}).items() if k}
+    if field in protected:
+        raise FieldError(
+            f"The {param} {field!r} is {protected[field]}: writing there would replace it. "
+            f"Pick another {param}."
+        )
+    return field
+
+
+def is_vector_field(field) -> bool:
+    """Whether a schema field holds embeddings: a vector/array field, or a list of numbers."""
+    import fiftyone as fo
+
+    if isinstance(field, (fo.VectorField, fo.ArrayField)):
+        return True
+    return isinstance(field, fo.ListField) and isinstance(field.field, (fo.FloatField, fo.IntField))
+
+
+def require_run_key(key: str, param: str) -> str:
+    """Checks a brain or evaluation key (FiftyOne's runs take Python identifiers only)."""
+    require_field_name(key, param)
+    if not key.isidentifier():
+        raise InputError(
+            f"{param} name {key!r} is not valid: FiftyOne run keys use letters, digits and "
+            "underscores, not starting with a digit (e.g. clip_viz)"
+        )
+    return key
+
+
 def distinct_labels(sample_collection, field: str) -> list[str]:
     """Sorted distinct non-null labels of a Classification field."""
     return sorted(x for x in sample_collection.distinct(f"{field}.label") if x is not None)
 
 
-def check_unique(values: Iterable[str], what: str) -> list[str]:
-    """Raises InputError naming the duplicates in ``values``."""
+def check_unique(values: Iterable[str], what: str, hint: str = "") -> list[str]:
+    """Raises InputError naming the duplicates in ``values`` (``hint``: what to do)."""
     values = list(values)
     seen, dups = set(), []
     for v in values:
@@ -99,7 +142,7 @@ def check_unique(values: Iterable[str], what: str) -> list[str]:
             dups.append(v)
         seen.add(v)
     if dups:
-        raise InputError(f"{what} has duplicates: {', '.join(map(str, dups))}")
+        raise InputError(f"{what} has duplicates: {', '.join(map(str, dups))}{hint}")
     return values
 
 

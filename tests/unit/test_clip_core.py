@@ -82,7 +82,7 @@ def test_prompt_names():
 
 
 def test_check_spec_rejects_bad_models(tiny):
-    with pytest.raises(InputError, match="Unknown CLIP model 'ViT-B-33'.*ViT-B-32"):
+    with pytest.raises(InputError, match="model_name 'ViT-B-33' is not a known.*ViT-B-32"):
         check_spec("ViT-B-33", "laion2b_s34b_b79k")
     with pytest.raises(InputError, match="Unknown pretrained tag 'laion9b'.*laion2b_s34b_b79k"):
         check_spec("ViT-B-32", "laion9b")

@@ -104,7 +104,10 @@ def check_model_name(model_name: str, random_weights: bool = False) -> str:
     if model_name not in open_clip.list_models():
         close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise InputError(f"Unknown CLIP model {model_name!r}: see open_clip.list_models().{hint}")
+        raise InputError(
+            f"model_name {model_name!r} is not a known CLIP model: use an architecture of "
+            f"open_clip.list_models() (e.g. {defaults.CLIP_MODEL!r}) or 'hf-hub:org/repo'.{hint}"
+        )
     return model_name
 
 
@@ -126,7 +129,10 @@ def check_spec(
             unknown precision, or random weights not asked for explicitly
     """
     if precision not in PRECISIONS:
-        raise InputError(f"Unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise InputError(
+            f"precision {precision!r} is not supported: use one of {', '.join(PRECISIONS)} "
+            "(fp16 needs a GPU)"
+        )
     model_name = check_model_name(model_name, random_weights)
     pretrained = (str(pretrained).strip() if pretrained is not None else "") or None
     if model_name.startswith(HF_HUB_PREFIX):

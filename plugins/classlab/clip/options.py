@@ -13,9 +13,13 @@ from classlab.errors import InputError
 ON_ERROR = ("skip", "raise")
 
 
-def _whole(name: str, value, low: int) -> int:
+def _whole(name: str, value, low: int, high: int, bound: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise InputError(f"{name} must be a whole number of {low} or more, got {value!r}")
+    if value > high:
+        raise InputError(
+            f"{name} must be at most {high}, got {value!r}: use a smaller {name}{bound}"
+        )
     return int(value)
 
 
@@ -34,6 +38,7 @@ class LoaderOptions:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
         on_error: ``"skip"`` unreadable images (reported in the result) or
             ``"raise"`` (a DataSourceError naming them, before any write)
+        max_batch_size: the bound on ``batch_size``; raise it deliberately
 
     Raises:
         InputError: a value out of range, naming the parameter
@@ -43,10 +48,13 @@ class LoaderOptions:
     num_workers: int = 2
     device: str = "auto"
     on_error: str = "skip"
+    max_batch_size: int = defaults.CLIP_MAX_BATCH_SIZE
 
     def __post_init__(self):
-        _whole("batch_size", self.batch_size, 1)
-        _whole("num_workers", self.num_workers, 0)
+        _whole("max_batch_size", self.max_batch_size, 1, 2**31)
+        raise_it = " (or raise max_batch_size deliberately)"
+        _whole("batch_size", self.batch_size, 1, self.max_batch_size, raise_it)
+        _whole("num_workers", self.num_workers, 0, defaults.CLIP_MAX_WORKERS)
         device = self.device.strip().lower() if isinstance(self.device, str) else ""
         if device not in config.DEVICES and not re.fullmatch(r"cuda:\d+", device):
             raise InputError(
@@ -62,8 +70,8 @@ def check_run(
 ) -> tuple[ClipSpec, LoaderOptions]:
     """The validated ``(ClipSpec, LoaderOptions)`` of one CLIP call (defaults for None).
 
-    Checks the model choice (:meth:`ClipSpec.checked`, no download) and that
-    ``options.device`` exists here.
+    Checks the model choice (:meth:`ClipSpec.checked`, no download), that
+    ``options.device`` exists here and that the precision can run on it.
 
     Raises:
         InputError: not a ClipSpec / LoaderOptions, or a bad model choice
@@ -82,5 +90,11 @@ def check_run(
             f"options must be a LoaderOptions (e.g. LoaderOptions(batch_size=32)), "
             f"got {type(options).__name__} {options!r}"
         )
-    config.resolve_device(options.device)
-    return spec.checked(), options
+    device = config.resolve_device(options.device)
+    spec = spec.checked()
+    if spec.precision == "fp16" and not device.startswith("cuda"):
+        raise InputError(
+            f"precision='fp16' needs a CUDA GPU and device is {options.device!r} ({device}): "
+            "use precision 'fp32' or 'bf16' on a CPU"
+        )
+    return spec, options

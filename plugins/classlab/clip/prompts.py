@@ -84,7 +84,11 @@ def resolve_classes(view, gt_field: str, classes: Sequence[str] | None = None) -
     """
     if classes:
         classes = [str(c) for c in classes]
-        check_unique(classes, "The class list")
+        if any(not c.strip() for c in classes):
+            raise InputError(
+                f"classes has an empty class name ({classes!r}): give every class a name"
+            )
+        check_unique(classes, "The class list", ": list each class once in classes")
         found = "given"
     else:
         if not view._dataset.has_sample_field(gt_field):
@@ -99,7 +103,7 @@ def resolve_classes(view, gt_field: str, classes: Sequence[str] | None = None) -
     if len(classes) < 2:
         raise InputError(
             f"Zero-shot classification needs at least two classes; {len(classes)} {found} "
-            f"({', '.join(classes) or 'none'}): pass a longer class list"
+            f"({', '.join(classes) or 'none'}): pass a longer class list (classes)"
         )
     return list(classes)
 

@@ -13,17 +13,20 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from classlab import defaults, records
+from classlab.chunks import Failures, iter_chunks
+from classlab.chunks import write as write_values
 from classlab.clip.embeddings import (
     KIND,
+    MAX_REPORTED_FAILURES,
     check_embeddings_field,
-    failure_report,
-    missing_files,
+    check_files_exist,
     raise_on_failures,
 )
 from classlab.clip.images import encode_images
@@ -40,12 +43,14 @@ from classlab.clip.prompts import (  # noqa: F401 - re-exported: the prompt rule
     resolve_prompts,
 )
 from classlab.clip.templates import DEFAULT_TEMPLATE_SET
-from classlab.errors import InputError
+from classlab.errors import FieldError, InputError
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import (
+    builtin_fields,
+    check_output_name,
     require_classification_field,
-    require_field_name,
     require_nonempty,
+    require_run_key,
 )
 
 logger = logging.getLogger("classlab")
@@ -95,22 +100,38 @@ def check_label_field(
 
     Raises:
         InputError: not a valid name, or the ground truth / embeddings field
-        FieldError: the field exists and holds something else
+        FieldError: a built-in field, or the field exists and holds something else
     """
-    require_field_name(label_field, "label field")
-    if dataset.has_sample_field(label_field):
-        require_classification_field(dataset, label_field, "label field")
+    check_output_name(dataset, label_field, "label_field")
     if label_field in (gt_field, embeddings_field):
         raise InputError(
             f"label_field {label_field!r} would overwrite the ground truth or embeddings: "
-            "choose another prediction field"
+            "choose another label_field for the predictions"
         )
+    if dataset.has_sample_field(label_field):
+        require_classification_field(dataset, label_field, "label_field")
 
 
-def check_evaluation(dataset, gt_field: str, eval_key: str) -> None:
-    """Checks that the predictions can be evaluated against ``gt_field`` as ``eval_key``."""
-    require_classification_field(dataset, gt_field, "ground-truth field")
-    require_field_name(eval_key, "eval key")
+def check_evaluation(dataset, gt_field: str, eval_key: str, taken=()) -> None:
+    """Checks that the predictions can be evaluated against ``gt_field`` as ``eval_key``.
+
+    FiftyOne stores each sample's result in a field named ``eval_key``: so it must be
+    a run key (an identifier), not a built-in field, not one of the call's fields
+    (``taken``), and not an existing field other than this evaluation's.
+    """
+    require_classification_field(dataset, gt_field, "ground-truth field (gt_field)")
+    require_run_key(eval_key, "eval_key")
+    if eval_key in builtin_fields(dataset) | {gt_field, *(t for t in taken if t)}:
+        raise FieldError(
+            f"eval_key {eval_key!r} names a field this call reads or writes (or a built-in "
+            "field): FiftyOne stores each sample's result in a field of that name. Pick "
+            "another eval_key."
+        )
+    if eval_key not in dataset.list_evaluations() and dataset.has_field(eval_key):
+        raise FieldError(
+            f"eval_key {eval_key!r} is the name of an existing field that is not an "
+            "evaluation: pick another eval_key."
+        )
     if eval_key in dataset.list_evaluations():
         found = dataset.get_evaluation_info(eval_key).config.type
         if found != "classification":
@@ -122,47 +143,64 @@ def check_evaluation(dataset, gt_field: str, eval_key: str) -> None:
 def _check_outputs(dataset, spec, label_field, gt_field, embeddings_field, evaluate, eval_key):
     check_label_field(dataset, label_field, gt_field, embeddings_field)
     if evaluate:
-        check_evaluation(dataset, gt_field, eval_key)
+        check_evaluation(dataset, gt_field, eval_key, (label_field, embeddings_field))
     if embeddings_field:
         check_embeddings_field(dataset, embeddings_field, spec)
 
 
-@dataclass(frozen=True)
-class _Features:
-    """Image features of a view: stored embeddings of the same model, the rest encoded."""
+@dataclass
+class _Tally:
+    """What the chunks did: samples labelled, stored embeddings reused, failures."""
 
-    ids: list[str]  # the samples with features, in the order of ``matrix``'s rows
-    matrix: np.ndarray
-    failures: dict[int, str]  # index into ``all_ids``/``paths`` -> error
-    all_ids: list[str]
-    paths: list[str]
-    reused: int
+    predicted: int = 0
+    reused: int = 0
+    failures: Failures = dc_field(default_factory=lambda: Failures(MAX_REPORTED_FAILURES))
 
 
-def _image_features(view, loaded, embeddings_field, options, report) -> _Features:
-    """Image features for the view: stored embeddings of the same model where they
-    exist (``embeddings_field`` was checked to hold them), the rest encoded now."""
-    ids, paths = view.values("id"), view.values("filepath")
-    stored = [None] * len(ids)
-    if embeddings_field and view._dataset.has_sample_field(embeddings_field):
-        stored = view.values(embeddings_field)
+def _chunk_features(chunk, loaded, stored_field, options, report):
+    """``(ids, features, {index: error}, reused)`` of one chunk: stored embeddings of
+    the same model where they exist (``stored_field`` was checked to hold them), the
+    rest encoded now."""
+    ids, paths = chunk.ids, chunk["filepath"]
+    stored = chunk[stored_field] if stored_field else [None] * len(ids)
     todo = [i for i, v in enumerate(stored) if v is None]
-    feats: dict[int, np.ndarray] = {
-        i: np.asarray(v, np.float32) for i, v in enumerate(stored) if v is not None
-    }
+    feats = {i: np.asarray(v, np.float32) for i, v in enumerate(stored) if v is not None}
     failures: dict[int, str] = {}
     if todo:
         todo_paths = [paths[i] for i in todo]
-        if options.on_error == "raise":
-            raise_on_failures(todo_paths, missing_files(todo_paths))
         enc = encode_images(loaded, todo_paths, options.batch_size, options.num_workers, report)
         if options.on_error == "raise":
             raise_on_failures(todo_paths, enc.failures)
         feats.update({todo[i]: enc.features[k] for k, i in enumerate(enc.indices)})
         failures = {todo[i]: err for i, err in enc.failures.items()}
     order = sorted(feats)
-    matrix = np.stack([feats[i] for i in order]) if order else np.zeros((0, 1), np.float32)
-    return _Features([ids[i] for i in order], matrix, failures, ids, paths, len(ids) - len(todo))
+    matrix = np.stack([feats[i] for i in order]) if order else None
+    return [ids[i] for i in order], matrix, failures, len(ids) - len(todo)
+
+
+def _classify_chunks(view, loaded, classifier, embeddings_field, options, out, report) -> _Tally:
+    """Classifies and writes the view one chunk (``defaults.CHUNK_SIZE``) at a time;
+    ``out`` is ``(label_field, classes)``. With ``on_error="raise"`` missing files
+    are found before the first write; a file that exists but cannot be decoded stops
+    the run at its chunk (earlier chunks keep their predictions)."""
+    has = embeddings_field and view._dataset.has_sample_field(embeddings_field)
+    stored = embeddings_field if has else None
+    if options.on_error == "raise":
+        check_files_exist(view if stored is None else view.exists(stored, False))
+    tally, total, scale = _Tally(), max(view.count(), 1), loaded.logit_scale()
+    for chunk in iter_chunks(view, ["filepath", *([stored] if stored else [])]):
+        seen = tally.predicted + tally.failures.count
+        stage = report.stage(seen / total, (seen + len(chunk)) / total)
+        ids, matrix, failures, reused = _chunk_features(chunk, loaded, stored, options, stage)
+        if matrix is None:
+            logits = np.zeros((0, len(out[1])), np.float32)
+        else:
+            logits = zero_shot_logits(matrix, classifier, scale)
+        _write_predictions(view, out[0], ids, logits, out[1], [chunk.ids[i] for i in failures])
+        tally.predicted, tally.reused = tally.predicted + len(ids), tally.reused + reused
+        for i, err in sorted(failures.items()):
+            tally.failures.add(chunk["filepath"][i], err)
+    return tally
 
 
 def zero_shot_classify(
@@ -218,11 +256,10 @@ def zero_shot_classify(
     report(0.0, f"loading {spec.describe()}", force=True)
     loaded = (cache if cache is not None else ModelCache()).get(spec, options.device)
     classifier = build_text_classifier(loaded, prompts.names, prompts.templates)
-    feats = _image_features(view, loaded, embeddings_field, options, report.stage(0.05, 0.85))
-    logits = zero_shot_logits(feats.matrix, classifier, loaded.logit_scale())
-    # -- everything is validated: write --
-    report(0.86, "writing predictions", force=True)
-    _write_predictions(view, label_field, feats, logits, prompts.classes)
+    # -- everything is validated; each chunk is written as it is classified --
+    out = (label_field, prompts.classes)
+    stage = report.stage(0.05, 0.88)
+    feats = _classify_chunks(view, loaded, classifier, embeddings_field, options, out, stage)
     result = _summary(label_field, spec, prompts, feats, loaded.logit_scale())
     if evaluate:
         report(0.9, "evaluating", force=True)
@@ -230,21 +267,21 @@ def zero_shot_classify(
     result["seconds"] = round(time.monotonic() - start, 3)
     reused_from = embeddings_field if feats.reused else None
     _write_record(view._dataset, spec, result, prompts.template_set, reused_from)
-    report(1.0, f"labelled {len(feats.ids)} samples", force=True)
+    report(1.0, f"labelled {feats.predicted} samples", force=True)
     return result
 
 
-def _summary(label_field, spec, prompts: Prompts, feats: _Features, logit_scale) -> dict:
+def _summary(label_field, spec, prompts: Prompts, feats: _Tally, logit_scale) -> dict:
     return {
         "label_field": label_field,
         "model": spec.describe(),
         "classes": prompts.classes,
         "prompt_names": dict(zip(prompts.classes, prompts.names)),
         "templates": prompts.templates,
-        "num_predicted": len(feats.ids),
+        "num_predicted": feats.predicted,
         "num_reused_embeddings": feats.reused,
         "num_failed": len(feats.failures),
-        "failed": failure_report(feats.paths, feats.failures),
+        "failed": feats.failures.first,
         "logit_scale": round(logit_scale, 4),
     }
 
@@ -260,19 +297,20 @@ def _evaluate(view, label_field, gt_field, eval_key, classes) -> dict:
     return {"eval_key": eval_key, "accuracy": round(float(res.metrics()["accuracy"]), 4)}
 
 
-def _write_predictions(view, label_field, feats: _Features, logits, classes) -> None:
+def _write_predictions(view, label_field, ids, logits, classes, failed_ids) -> None:
+    """Writes one chunk's predictions (and None for its unreadable images) by id."""
     import fiftyone as fo
 
-    probs = _softmax(logits) if len(feats.ids) else logits
-    top = probs.argmax(axis=1) if len(feats.ids) else []
+    probs = _softmax(logits) if len(ids) else logits
+    top = probs.argmax(axis=1) if len(ids) else []
     values = {
         sid: fo.Classification(
             label=classes[int(k)], confidence=float(probs[n, k]), logits=logits[n].tolist()
         )
-        for n, (sid, k) in enumerate(zip(feats.ids, top))
+        for n, (sid, k) in enumerate(zip(ids, top))
     }
-    values.update({feats.all_ids[i]: None for i in feats.failures})
-    view.set_values(label_field, values, key_field="id")
+    values.update({sid: None for sid in failed_ids})
+    write_values(view, label_field, values)
 
 
 def _write_record(dataset, spec: ClipSpec, result: dict, template_set, embeddings_field) -> None:
