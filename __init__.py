@@ -16,6 +16,13 @@ def register(p):
         TagSamplesToFix,
     )
     from .operators.data import LoadMnist, SplitDataset
+    from .operators.explain import ComputeGradcam, TrainLinearProbe
+    from .operators.labels import (
+        ComputeOosPredictions,
+        FindLabelIssues,
+        FixLabels,
+        RevertLabelFixes,
+    )
     from .operators.lenet import (
         ApplyLenet,
         DeleteModel,
@@ -24,6 +31,7 @@ def register(p):
         RenameModel,
         TrainLenet,
     )
+    from .operators.models import ExportModel, TrainModel
     from .panels.comparison import ModelComparisonPanel
 
     for op in (
@@ -35,12 +43,20 @@ def register(p):
         ListModels,
         RenameModel,
         DeleteModel,
+        TrainModel,
+        ExportModel,
         ComputeClipEmbeddings,
         ZeroShotClassify,
         ComputeSampleScores,
         TagSamplesToFix,
         AugmentSamples,
         DeleteAugmentations,
+        TrainLinearProbe,
+        ComputeGradcam,
+        ComputeOosPredictions,
+        FindLabelIssues,
+        FixLabels,
+        RevertLabelFixes,
         ModelComparisonPanel,
     ):
         p.register(op)

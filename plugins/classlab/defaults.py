@@ -11,6 +11,8 @@ TRAIN_TAG = "train"
 VAL_TAG = "val"
 TEST_TAG = "test"
 SPLIT_TAGS = (TRAIN_TAG, VAL_TAG, TEST_TAG)
+# the evaluation splits: augmenting their samples would leak them into training
+EVAL_TAGS = (VAL_TAG, TEST_TAG)
 
 CLIP_EMBEDDINGS = "clip_embeddings"
 CLIP_VIZ_KEY = "clip_viz"
@@ -59,6 +61,9 @@ CLIP_PRETRAINED = "laion2b_s34b_b79k"
 # file suffixes that make a ``pretrained`` value a local checkpoint path (one list:
 # the weights check and the loader must agree)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt")
+# bounds of the CLIP loader options (LoaderOptions); raise max_batch_size deliberately
+CLIP_MAX_BATCH_SIZE = 4096
+CLIP_MAX_WORKERS = 64
 
 # LeNet-5 model runs the main job trains
 MODEL_V1 = "lenet_v1"
@@ -77,3 +82,51 @@ FINETUNE_EPOCHS = 3
 FINETUNE_LR = 1e-3
 # suffix of the run keys / fields of repeat i >= 1 of a fine-tuning (seed + i)
 REPEAT_SUFFIX = "_s{i}"
+
+# Label issues (classlab.labels): out-of-sample predictions by K-fold cross-validation,
+# confident learning with cleanlab, review and fix. The OOS models train without label
+# smoothing (it caps every probability below cleanlab's per-class thresholds) and each
+# fold is temperature-scaled on its own held-out slice.
+OOS_RUN_KEY = "lenet_oos"
+OOS_FIELD = "lenet_oos"
+OOS_FOLDS = 5
+OOS_EPOCHS = 5
+OOS_LABEL_SMOOTHING = 0.0
+OOS_FOLD_SUFFIX = "-fold{k}"  # fold model k of run R is the model R-fold<k> ("/" is not a key)
+LABEL_ISSUES_KIND = "label_issues"  # record kind: {key: {field, counts_per_class, ...}}
+LABEL_ISSUES_KEY = "label_issues"
+LABEL_QUALITY_FIELD = "label_quality"
+SUGGESTED_LABEL_FIELD = "suggested_label"
+LABEL_ISSUE_TAG = "label_issue"
+LABEL_OK_TAG = "label_ok"
+LABEL_FIXED_TAG = "label_fixed"
+CLEANLAB_FILTER_BY = "prune_by_noise_rate"
+CLEANLAB_METHOD = "self_confidence"
+
+# Linear probe (logistic regression on an embeddings field) and Grad-CAM heatmaps
+PROBE_RUN_KEY = "clip_probe"
+PROBE_FIELD = "clip_probe"
+EVAL_PROBE = "eval_clip_probe"
+# C (inverse regularisation) values tried; the best on val is kept
+PROBE_C_GRID = (0.01, 0.1, 1.0, 10.0)
+PROBE_MAX_ITER = 1000
+GRADCAM_SUFFIX = "_gradcam"
+# appended to the heatmap field for the ground-truth class (lenet_gradcam -> lenet_gradcam_gt)
+GRADCAM_GT_SUFFIX = "_gt"
+GRADCAM_TARGETS = ("predicted", "ground_truth", "both")
+GRADCAM_SAMPLES = ("mistakes", "all")
+GRADCAM_STORAGE = ("database", "png")
+
+# Bounded memory: long operators read ids/values and write results this many samples
+# at a time (classlab.chunks), so their peak memory does not grow with the view
+CHUNK_SIZE = 10_000
+
+# Backbones (classlab.lenet.backbones), CPU latency and ONNX export (classlab.lenet.export)
+MODEL_ARCHITECTURE = "resnet18"  # train_model's default architecture
+MODEL_RUN_KEY = "resnet18_v1"  # train_model's default run key
+LATENCY_BATCHES = (1, 256)  # record key latency_ms: {"torch": {"1": ms, "256": ms}, ...}
+ONNX_OPSET = 21  # supported by onnxruntime since 1.20 (the tested release: 1.32)
+ONNX_OPSETS = (18, 23)  # the accepted range: torch's exporter emits >= 18
+ONNX_VERIFY_SAMPLES = 256  # samples run through torch and onnxruntime at export
+ONNX_TOLERANCE = 1e-4  # max absolute logit difference accepted at export
+RUNTIMES = ("torch", "onnxruntime")  # apply_lenet / apply_model runtime=

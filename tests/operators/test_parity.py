@@ -181,6 +181,10 @@ def test_train_lenet(execute, twins, split_base):
     assert normalize(res) == normalize(
         {
             "run_key": "m",
+            "architecture": rec["architecture"],
+            "parent": rec["parent"],
+            "num_train": rec["num_train"],
+            "num_val": rec["num_val"],
             "best_epoch": rec["best_epoch"],
             "val_acc": best["val_acc"],
             "val_loss": best["val_loss"],
@@ -287,6 +291,35 @@ def test_delete_model(execute, twins, trained_base):
     assert list_models(a) == list_models(b) == {}
 
 
+@covers("train_model")
+def test_train_model(execute, twins, split_base):
+    from classlab.lenet.backbone_runs import train_model
+
+    a, b = twins(split_base)
+    options = {k: v for k, v in FAST.items() if k != "architecture"}
+    params = dict(run_key="m", architecture="lenet5", **options)
+    res = execute("train_model", dataset=a, params=params).result
+    rec = train_model(b, "m", "lenet5", config=options)
+    assert res["architecture"] == rec["architecture"] == "lenet5"
+    assert res["num_params"] == rec["num_params"] == 61706
+    assert res["val_acc"] == rec["history"][rec["best_epoch"] - 1]["val_acc"]
+    assert set(res["latency_ms"]["torch"]) == set(rec["latency_ms"]["torch"]) == {"1", "256"}
+    assert_same_state(a, b)
+
+
+@covers("export_model")
+def test_export_model(execute, twins, trained_base):
+    from classlab.lenet.export import export_model
+
+    a, b = twins(trained_base)
+    res = execute("export_model", dataset=a, params={"run_key": "base", "num_samples": 32})
+    out = export_model(b, "base", num_samples=32)
+    assert normalize(res.result) == normalize(out) and out["num_verified"] == 32
+    assert Path(res.result["onnx_path"]).is_file() and Path(out["onnx_path"]).is_file()
+    assert res.result["onnx_path"] != out["onnx_path"]  # each clone's own folder
+    assert_same_state(a, b)
+
+
 # ---- CLIP ------------------------------------------------------------------------------
 
 
@@ -330,7 +363,7 @@ def test_zero_shot_classify(execute, twins, mnist_base, clip_model):
 
 @covers("compute_sample_scores")
 def test_compute_sample_scores(execute, twins, mnist_base):
-    from classlab.curation.scores import compute_sample_scores
+    from classlab.curation.scores import score_samples
 
     a, b = twins(mnist_base.limit(200))
     for ds in (a, b):
@@ -339,10 +372,10 @@ def test_compute_sample_scores(execute, twins, mnist_base):
     fields = dict(pred_field="lenet", embeddings_field="clip_embeddings")
     chosen = ["hardness", "uniqueness", "representativeness"]  # not the default (all four)
     res = execute("compute_sample_scores", dataset=a, params=dict(scores=chosen, **fields)).result
-    out = compute_sample_scores(b, scores=chosen, **fields)
-    assert res == {"fields": out} and list(out) == chosen
+    out = score_samples(b, scores=chosen, **fields)
+    assert normalize(res) == normalize(out) and list(out["fields"]) == chosen
     assert_same_state(a, b)
-    assert_same_values(a, b, list(out.values()))
+    assert_same_values(a, b, list(out["fields"].values()))
 
 
 @covers("tag_samples_to_fix")
@@ -407,3 +440,106 @@ def test_delete_augmentations(execute, twins, split_base):
     assert not run_dir(a.name, "a1").exists() and not run_dir(b.name, "a1").exists()
     assert len(a) == len(b) == len(split_base)
     assert_same_state(a, b)
+
+
+# ---- label issues ----------------------------------------------------------------------
+
+
+@covers("compute_oos_predictions")
+def test_compute_oos_predictions(execute, twins, split_base):
+    from classlab.labels.oos import compute_oos_predictions
+
+    a, b = twins(split_base)
+    kw = dict(run_key="oos", num_folds=2, seed=3)
+    res = execute("compute_oos_predictions", dataset=a, params=dict(config=FAST, **kw)).result
+    out = compute_oos_predictions(b, config=FAST, **kw)
+    assert normalize(res) == normalize(out) and out["num_samples"] == 300
+    assert_same_state(a, b)
+    assert_same_values(a, b, ["lenet_oos.label", "lenet_oos.fold", "lenet_oos.logits"])
+
+
+def _issues_twins(twins, split_base):
+    from support.labels import noisy_logits
+
+    a, b = twins(split_base)
+    for ds in (a, b):
+        noisy_logits(ds, "p", seed=8)
+    return a, b
+
+
+@covers("find_label_issues")
+def test_find_label_issues(execute, twins, split_base):
+    from classlab.labels.issues import find_label_issues
+
+    a, b = _issues_twins(twins, split_base)
+    kw = dict(pred_fields=["p"], filter_by="both", method="normalized_margin")
+    res = execute("find_label_issues", dataset=a, params=kw).result
+    out = find_label_issues(b, **kw)
+    assert normalize(res) == normalize(out) and out["num_flagged"] > 0
+    assert_same_state(a, b)
+    assert_same_values(a, b, ["label_quality", "suggested_label.label", "tags"])
+
+
+@covers("fix_labels")
+def test_fix_labels(execute, twins, split_base):
+    from classlab.labels.fixes import fix_labels, mark_labels_ok
+    from classlab.labels.issues import find_label_issues
+
+    a, b = _issues_twins(twins, split_base)
+    for ds in (a, b):
+        find_label_issues(ds, "p")
+    keep = a.match_tags("label_issue").limit(2).values("id")
+    params = dict(action="keep", sample_ids=keep)
+    assert execute("fix_labels", dataset=a, params=params).result["kept"] == 2
+    mark_labels_ok(b.select(keep))
+    res = execute("fix_labels", dataset=a, params=dict(action="suggested")).result
+    out = fix_labels(b.match_tags("label_issue"))
+    assert res == {k: v for k, v in out.items() if k != "ids"} and out["fixed"] > 0
+    assert_same_state(a, b)
+    assert_same_values(a, b, ["ground_truth.label", "tags", "ground_truth_original.label"])
+
+
+@covers("revert_label_fixes")
+def test_revert_label_fixes(execute, twins, split_base):
+    from classlab.labels.fixes import fix_labels, revert_label_fixes
+
+    a, b = twins(split_base)
+    for ds in (a, b):
+        fix_labels(ds.limit(5), label="0 - zero")
+    res = execute("revert_label_fixes", dataset=a, params={}).result
+    out = revert_label_fixes(b.match_tags("label_fixed"))
+    assert res == {k: v for k, v in out.items() if k != "ids"} and out["reverted"] > 0
+    assert_same_values(a, b, ["ground_truth.label", "tags"])
+    assert a.count_values("ground_truth.label") == split_base.count_values("ground_truth.label")
+
+
+# ---- linear probe and Grad-CAM (operators/explain.py) -----------------------------------
+
+
+@covers("train_linear_probe")
+def test_train_linear_probe(execute, twins, split_base):
+    from classlab.probe import list_probes, train_linear_probe
+
+    a, b = twins(split_base)
+    for ds in (a, b):
+        add_embeddings(ds, "emb", dim=8, seed=9)
+    kw = dict(embeddings_field="emb", run_key="p", label_field="pp", eval_key="ev")
+    res = execute("train_linear_probe", dataset=a, params=kw).result
+    out = train_linear_probe(b, **kw)
+    assert normalize(res) == normalize(out)
+    assert out["num_samples"] == 300 and list_probes(b)["p"]["applied_to"] == ["pp"]
+    assert_same_state(a, b)
+    assert_same_values(a, b, ["pp.label", "pp.confidence", "pp.logits", "ev"], rtol=1e-5)
+
+
+@covers("compute_gradcam")
+def test_compute_gradcam(execute, twins, trained_base):
+    from classlab.explain import compute_gradcam
+
+    a, b = twins(trained_base.match_tags("test").limit(20))
+    kw = dict(run_key="base", samples="all", target="both", heatmap_field="cam")
+    res = execute("compute_gradcam", dataset=a, params=dict(kw, device="cpu")).result
+    out = compute_gradcam(b, device="cpu", **kw)
+    assert res == out and out["num_samples"] == 20 and out["fields"] == ["cam", "cam_gt"]
+    assert_same_state(a, b)
+    assert_same_values(a, b, ["cam.map", "cam_gt.map"], atol=1)

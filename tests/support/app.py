@@ -18,3 +18,51 @@ def open_operator_browser(page, query: str = ""):
     if query:
         page.keyboard.type(query)
     return page
+
+
+def wait_execute_enabled(page, timeout: float = 60_000) -> bool:
+    """Waits until the open operator form's Execute button exists and is enabled (the
+    dynamic form has resolved and is valid). Returns whether it did."""
+    button = page.get_by_role("button", name="Execute").first
+    button.wait_for(timeout=timeout)
+    for _ in range(int(timeout / 250)):
+        if button.is_enabled():
+            return True
+        page.wait_for_timeout(250)
+    return button.is_enabled()
+
+
+def open_operator(page, query: str, title: str, tries: int = 4) -> None:
+    """Opens operator ``title`` from the operator browser (searching ``query``) and waits
+    for its form's Execute button. Retries when the browser did not open or did not list
+    it yet (a key press right after the App loads can be lost; operators load late)."""
+    item = page.get_by_text(title).first  # a prefix of the label is enough
+    for attempt in range(tries):
+        open_operator_browser(page, query)
+        try:
+            item.wait_for(timeout=15_000)
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        item.click()
+        page.get_by_role("button", name="Execute").first.wait_for(timeout=60_000)
+        return
+
+
+def execute_operator(page, query: str, title: str, timeout: float = 60_000) -> None:
+    """Opens operator ``title`` from the browser (searching ``query``), waits until its
+    form is valid, clicks Execute and waits until the form has closed (it ran)."""
+    open_operator(page, query, title)
+    if not wait_execute_enabled(page, timeout):
+        raise AssertionError(f"{title}: Execute stays disabled")
+    page.get_by_role("button", name="Execute").first.click()
+    page.get_by_role("button", name="Execute").wait_for(state="detached", timeout=timeout)
+
+
+def shows_text(page, pattern: str) -> bool:
+    """Whether the page's visible text matches the regex ``pattern`` now."""
+    import re
+
+    return re.search(pattern, page.locator("body").inner_text()) is not None
