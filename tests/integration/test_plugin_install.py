@@ -87,7 +87,7 @@ def _check(found: dict, plugin_dir: Path, site: Path) -> None:
     assert all(uri == f"{PLUGIN}/{name}" for uri, name in zip(found["uris"], found["names"]))
     # the installed package, not the checkout's nor a copy inside the plugin directory
     assert Path(found["classlab"]).resolve().is_relative_to(site.resolve())
-    assert found["list_models"] == {"models": {}, "count": 0}
+    assert found["list_models"] == {"models": {}, "count": 0, "table": []}
 
 
 @pytest.fixture(scope="module")
