@@ -48,7 +48,6 @@ def test_split_refuses_existing_tags_then_overwrites(mnist_small, unchanged):
     assert mnist_small.count_sample_tags() == {"train": 240, "val": 60, "test": 300}
 
 
-
 def test_overwrite_without_test_fraction_clears_old_test_tags(mnist_small, unchanged):
     """A re-split with test fraction 0 removes every split tag it manages (train/val/test)
     from the samples it moves: no sample ends with two split tags."""

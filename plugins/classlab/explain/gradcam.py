@@ -89,8 +89,7 @@ def check_heatmap_field(dataset, field: str, protected: dict, overwrite: bool) -
     """
     import fiftyone as fo
 
-    from classlab.validation import builtin_fields
-    from classlab.validation import fields_of_type, require_field_name
+    from classlab.validation import builtin_fields, fields_of_type, require_field_name
 
     require_field_name(field, "heatmap_field")
     if field in builtin_fields(dataset) or field in protected:

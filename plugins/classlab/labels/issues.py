@@ -91,8 +91,7 @@ def check_output_fields(dataset, quality_field: str, suggestion_field: str, prot
     built-in field, the labels or a prediction field read."""
     import fiftyone as fo
 
-    from classlab.validation import builtin_fields
-    from classlab.validation import classification_fields, require_field_name
+    from classlab.validation import builtin_fields, classification_fields, require_field_name
 
     for name, param in ((quality_field, "quality_field"), (suggestion_field, "suggestion_field")):
         require_field_name(name, param)
