@@ -23,6 +23,7 @@ from .common import (
     target_view,
     target_view_checked,
 )
+from .results import summary_output
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -119,6 +120,17 @@ class TrainLinearProbe(foo.Operator):
             errors_on_top(inputs)  # a Notice shows no error: repeat it on top
         return types.Property(inputs, view=types.View(label="ClassLab: train a linear probe"))
 
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Linear probe",
+            (
+                "Trained the probe on {num_train} train samples: validation accuracy "
+                "**{val_acc:.4f}** on {num_val} val samples ({num_params} parameters, "
+                "{train_seconds:.1f} s)."
+            ),
+        )
+
     def execute(self, ctx):
         from classlab.probe import train_linear_probe
 
@@ -195,6 +207,16 @@ class ComputeGradcam(foo.Operator):
             if plan is not None:
                 label += f" ({plan.view.count()} samples)"
         return types.Property(inputs, view=types.View(label=label))
+
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Grad-CAM",
+            (
+                "Wrote Grad-CAM heatmaps of **{run_key}** for **{num_samples}** samples ({target}"
+                " class) into {fields}."
+            ),
+        )
 
     def execute(self, ctx):
         from classlab.explain import compute_gradcam

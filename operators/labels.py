@@ -19,6 +19,7 @@ from .common import (
     show_view,
     target_view,
 )
+from .results import summary_output
 
 ACTIONS = {
     "suggested": "Accept the suggested label",
@@ -104,6 +105,17 @@ class ComputeOosPredictions(foo.Operator):
             check(notice, check_oos_args, target_view(ctx), *_oos_args(ctx), _options(ctx))
         return types.Property(inputs, view=types.View(label="ClassLab: out-of-sample predictions"))
 
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Out-of-sample predictions",
+            (
+                "Predicted **{num_samples}** samples out of sample with {num_folds} fold models "
+                "(accuracy {accuracy:.4f}) into `{pred_field}`, and {num_others} other samples by"
+                " their ensemble, in {seconds:.0f} s. Next: find label issues."
+            ),
+        )
+
     def execute(self, ctx):
         from classlab.labels.oos import compute_oos_predictions
 
@@ -187,6 +199,17 @@ class FindLabelIssues(foo.Operator):
             check(notice, check_issue_args, target_view(ctx), **_issue_args(ctx))
         return types.Property(inputs, view=types.View(label="ClassLab: find label issues"))
 
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Label issues",
+            (
+                "**{num_flagged}** of {num_scored} samples flagged as likely label issues (tag "
+                "`{tag}`, suggestions in `{suggestion_field}`); the grid shows them, worst "
+                "`{quality_field}` first."
+            ),
+        )
+
     def execute(self, ctx):
         from classlab.labels.issues import find_label_issues, review_view
 
@@ -252,6 +275,16 @@ class FixLabels(foo.Operator):
             check(notice, check_fix_args, view, label_field, suggestion, label)
         return types.Property(inputs, view=types.View(label=f"ClassLab: {ACTIONS.get(action)}"))
 
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Label fixes",
+            (
+                "Fixed **{fixed}** label(s); {unchanged} unchanged, {skipped} skipped. The "
+                "originals are kept: revert_label_fixes restores them."
+            ),
+        )
+
     def execute(self, ctx):
         from classlab.labels.fixes import check_action, fix_labels, mark_labels_ok
 
@@ -289,6 +322,13 @@ class RevertLabelFixes(foo.Operator):
         )
         _scope(ctx, inputs, defaults.LABEL_FIXED_TAG)
         return types.Property(inputs, view=types.View(label="ClassLab: revert label fixes"))
+
+    def resolve_output(self, ctx):
+        return summary_output(
+            ctx,
+            "Label fixes reverted",
+            "Reverted **{reverted}** label fix(es) to their original labels.",
+        )
 
     def execute(self, ctx):
         from classlab.labels.fixes import revert_label_fixes

@@ -218,3 +218,34 @@ def zero_shot_output(ctx):
         ("seconds", "Time (s)", "float"),
     )
     return result_view("CLIP zero-shot", summary, fields)
+
+
+def _kind(value) -> str | None:
+    """The output kind of a result value, None for values a dialog does not show."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return "str"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, (dict, list)) and len(str(value)) <= 2000:
+        return "obj"
+    return None
+
+
+def summary_output(ctx, title: str, headline: str = "", labels: dict | None = None):
+    """A result dialog for any operator: ``headline`` (a ``str.format`` template over
+    the result; left out when a key is missing) on top, then every result value a
+    dialog can show, labelled from ``labels`` or its key."""
+    r = results(ctx)
+    try:
+        summary = headline.format(**r) if r and headline else ""
+    except (KeyError, IndexError, ValueError, TypeError):  # a key missing, or None
+        summary = ""
+    labels = labels or {}
+    fields = [
+        (key, labels.get(key, key.replace("_", " ").capitalize()), kind)
+        for key, value in r.items()
+        if (kind := _kind(value)) is not None
+    ]
+    return result_view(title, summary, fields)

@@ -59,6 +59,25 @@ def execute_operator(page, query: str, title: str, timeout: float = 60_000) -> N
         raise AssertionError(f"{title}: Execute stays disabled")
     page.get_by_role("button", name="Execute").first.click()
     page.get_by_role("button", name="Execute").wait_for(state="detached", timeout=timeout)
+    close_result_dialog(page)
+
+
+def close_result_dialog(page, timeout: float = 5_000) -> bool:
+    """Closes the operator's result dialog (its ``resolve_output``) when one shows, so
+    that the grid takes clicks again. Returns whether there was one."""
+    dialog = page.locator(".MuiDialog-root")
+    close = dialog.get_by_role("button", name="Close")
+    try:
+        close.first.wait_for(timeout=timeout)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: no result dialog
+        return False
+    close.first.click()
+    try:
+        dialog.first.wait_for(state="detached", timeout=timeout)
+    except Exception as e:  # noqa: BLE001
+        texts = [b.inner_text() for b in dialog.first.get_by_role("button").all()]
+        raise AssertionError(f"result dialog did not close; buttons {texts}") from e
+    return True
 
 
 def shows_text(page, pattern: str) -> bool:
