@@ -110,6 +110,7 @@ EVAL_PROBE = "eval_clip_probe"
 # C (inverse regularisation) values tried; the best on val is kept
 PROBE_C_GRID = (0.01, 0.1, 1.0, 10.0)
 PROBE_MAX_ITER = 1000
+LENET_PROBE = "lenet_probe"  # the main job's probe on lenet_embeddings (when no CLIP)
 GRADCAM_SUFFIX = "_gradcam"
 # appended to the heatmap field for the ground-truth class (lenet_gradcam -> lenet_gradcam_gt)
 GRADCAM_GT_SUFFIX = "_gt"
@@ -124,6 +125,12 @@ CHUNK_SIZE = 10_000
 # Backbones (classlab.lenet.backbones), CPU latency and ONNX export (classlab.lenet.export)
 MODEL_ARCHITECTURE = "resnet18"  # train_model's default architecture
 MODEL_RUN_KEY = "resnet18_v1"  # train_model's default run key
+# the main job's opt-in extra models (--models resnet18,probe): per architecture, the
+# run key, prediction field and eval key (resnet18_v1, resnet18, eval_resnet18)
+JOB_MODEL_RUN_KEY = "{model}_v1"
+JOB_MODEL_FIELD = "{model}"
+JOB_MODEL_EVAL = "eval_{model}"
+JOB_PROBE = "probe"  # the --models name of the linear probe
 LATENCY_BATCHES = (1, 256)  # record key latency_ms: {"torch": {"1": ms, "256": ms}, ...}
 ONNX_OPSET = 21  # supported by onnxruntime since 1.20 (the tested release: 1.32)
 ONNX_OPSETS = (18, 23)  # the accepted range: torch's exporter emits >= 18

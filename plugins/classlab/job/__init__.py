@@ -7,7 +7,9 @@ Modules: ``workflow`` (the steps and :func:`run_workflow`), ``settings``
 (:class:`WorkflowConfig`), ``checks`` (what a dataset already holds),
 ``comparing`` (the compare step: paired tests, control, repeats), ``reset``
 (:func:`start_over`),
-``clip_run`` (the run's CLIP model and cache), ``outcomes`` (typed step
+``clip_run`` (the run's CLIP model and cache), ``label_steps`` (out-of-sample
+predictions, label issues), ``model_steps`` (the opt-in ``--models``: extra
+architectures and a linear probe), ``outcomes`` (typed step
 results), ``runner`` (steps, progress lines, summary table), ``memory`` (RSS
 and CPU sampling), ``cli`` and ``plugin``.
 

@@ -112,3 +112,39 @@ class DoneChecks:
     def _has_predictions(self, which: str) -> bool:
         evals = set(self.ds.list_evaluations())
         return all(self._has_fields(fld) and ev in evals for _, fld, ev, _ in self.cfg.runs(which))
+
+    # ------------------------------------------------ --models (opt-in extra models)
+    def has_extra_models(self) -> bool:
+        """Every extra architecture is registered, applied and evaluated."""
+        evals = set(self.ds.list_evaluations())
+        return all(
+            self._has_model(key) and self._has_fields(fld) and ev in evals
+            for _, key, fld, ev in self.cfg.model_runs()
+        )
+
+    def probe_run(self) -> tuple[str, str, str, str]:
+        """``(embeddings_field, run_key, field, eval_key)`` of the job's linear probe: on
+        the CLIP embeddings when the dataset has them (the clip_embeddings step ran),
+        else on LeNet-5's (the apply_lenet step's ``lenet_embeddings``)."""
+        if self._has_fields(defaults.CLIP_EMBEDDINGS):
+            emb, key, fld, ev = (
+                defaults.CLIP_EMBEDDINGS,
+                defaults.PROBE_RUN_KEY,
+                defaults.PROBE_FIELD,
+                defaults.EVAL_PROBE,
+            )
+        else:
+            emb, key = defaults.LENET_EMBEDDINGS, defaults.LENET_PROBE
+            fld, ev = defaults.LENET_PROBE, f"eval_{defaults.LENET_PROBE}"
+        return emb, key, fld, ev
+
+    def has_linear_probe(self) -> bool:
+        from classlab.probe import list_probes
+
+        emb, key, fld, ev = self.probe_run()
+        rec = list_probes(self.ds).get(key) or {}
+        return (
+            rec.get("embeddings_field") == emb
+            and self._has_fields(fld)
+            and self.ds.has_evaluation(ev)
+        )

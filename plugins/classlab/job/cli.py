@@ -34,7 +34,7 @@ def default_mnist_dir() -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from classlab.job.workflow import STEP_NAMES, WorkflowConfig
+    from classlab.job.workflow import ALL_STEP_NAMES, STEP_NAMES, WorkflowConfig
 
     d = WorkflowConfig()
     p = argparse.ArgumentParser(prog="classlab", description=__doc__.split("\n\n")[1])
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs of each fold model of the out-of-sample step (label issues)",
     )
     _add_finetune_args(p.add_argument_group("fine-tuning and the control").add_argument, d)
+    _add_model_args(p.add_argument_group("extra models (opt-in)").add_argument)
     clip = p.add_argument_group("CLIP").add_argument
     clip("--no-clip", action="store_true", help="skip the CLIP steps")
     clip("--clip-model", default=d.clip_model, help="open_clip model name, or hf-hub:org/repo")
@@ -78,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--only",
         nargs="+",
-        choices=STEP_NAMES,
+        choices=ALL_STEP_NAMES,
         metavar="STEP",
-        help=f"run only these steps ({', '.join(STEP_NAMES)})",
+        help=f"run only these steps ({', '.join(STEP_NAMES)}; with --models also "
+        "extra_models, linear_probe)",
     )
     add("--json", metavar="FILE", help="also write the step results as JSON")
     add("--port", type=int, default=5151, help="App port")
@@ -114,6 +116,27 @@ def _add_finetune_args(add, d) -> None:
     )
 
 
+def _add_model_args(add) -> None:
+    """``--models`` and ``--models-epochs``."""
+    from classlab.job.settings import model_choices
+
+    add(
+        "--models",
+        default="",
+        metavar="NAME,...",
+        help="add extra models before compare, comma-separated: "
+        f"{', '.join(model_choices())} (probe: a linear probe on the CLIP embeddings, "
+        "else on LeNet-5's); each is trained on train, applied and evaluated like lenet "
+        "and compared (default: none)",
+    )
+    add(
+        "--models-epochs",
+        type=int,
+        default=None,
+        help="training epochs of the extra architectures (default: --epochs)",
+    )
+
+
 def config_from_args(args):
     """The :class:`~classlab.job.workflow.WorkflowConfig` for parsed CLI arguments."""
     from classlab.job.workflow import WorkflowConfig
@@ -137,6 +160,8 @@ def config_from_args(args):
         clip_batch_size=args.clip_batch_size,
         viz_method=args.viz_method,
         only=args.only,
+        models=args.models,
+        models_epochs=args.models_epochs,
     )
 
 

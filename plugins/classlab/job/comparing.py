@@ -10,7 +10,9 @@ interval, :mod:`classlab.compare.stats`), each pooled over the repeats:
 
 On the same samples the two parts add up exactly to the whole
 (``diff(v2, v1) = diff(v2, control) + diff(control, v1)``), which is the
-attribution line of the summary.
+attribution line of the summary. With ``--models``, the extra models' fields join the
+test-accuracy table and one more line gives their accuracy, parameters and training
+time (:mod:`classlab.job.model_steps`); the paired tests stay LeNet-5's.
 """
 
 from __future__ import annotations
@@ -115,28 +117,40 @@ def _p(p: float) -> str:
 def compare_runs(ds, cfg: WorkflowConfig, progress: ProgressFn) -> out.Compared:
     """The ``compare`` step (see the module docstring)."""
     from classlab.compare import compare_models, fixed_vs_broken
+    from classlab.job.model_steps import extra_fields, models_line
 
     test = ds.match_tags(defaults.TEST_TAG)
     models = (defaults.CLIP_ZERO_SHOT, defaults.LENET_FIELD, cfg.field_v2, cfg.field_control)
-    fields = [f for f in models if ds.has_sample_field(f)]
+    extras = extra_fields(ds, cfg)  # --models: empty by default
+    fields = [f for f in models if ds.has_sample_field(f)] + list(extras)
     rows = compare_models(test, fields=fields, gt_field=defaults.GROUND_TRUTH)["summary"]
     rows = rows.to_dict("records")
     for row in rows:
         weights = " (random weights)" if row.get("random_weights") else ""
         logger.info("  test accuracy of %-16s %.4f%s", row["field"], row["accuracy"], weights)
-    fvb = fixed_vs_broken(test, defaults.LENET_FIELD, cfg.field_v2, gt_field=defaults.GROUND_TRUTH)
-    counts = {k: fvb[k] for k in ("n", "fixed", "broken", "still_right", "still_wrong")}
+    counts = {}
+    if ds.has_sample_field(defaults.LENET_FIELD) and ds.has_sample_field(cfg.field_v2):
+        fvb = fixed_vs_broken(
+            test, defaults.LENET_FIELD, cfg.field_v2, gt_field=defaults.GROUND_TRUTH
+        )
+        counts = {k: fvb[k] for k in ("n", "fixed", "broken", "still_right", "still_wrong")}
     progress(0.5, "paired tests")
     paired, repeats = paired_tests(test, cfg)
     lines = summary_lines(cfg, paired, repeats)
+    acc = {r["field"]: float(r["accuracy"]) for r in rows}
+    for fld, m in extras.items():
+        m["accuracy"] = acc.get(fld)
+    if extras:
+        lines.append(models_line(extras))
     for line in lines:
         logger.info("  %s", line)
     return out.Compared(
-        accuracy={r["field"]: float(r["accuracy"]) for r in rows},
+        accuracy=acc,
         random_weights=[r["field"] for r in rows if r.get("random_weights")],
         fixed_vs_broken=counts,
         clip_random_weights=cfg.clip_random_weights,
         paired=paired,
         repeats=repeats,
         lines=lines,
+        models=extras,
     )

@@ -129,6 +129,38 @@ class Applied:
 
 
 @dataclass
+class ExtraModel:
+    """``extra_models``/``linear_probe`` (``--models``): one extra model, trained (or
+    found registered), applied and evaluated; ``accuracy`` is on every original sample
+    (the ``compare`` step gives the test accuracy)."""
+
+    name: str
+    run_key: str
+    field: str
+    num_params: int
+    train_seconds: float
+    val_acc: Optional[float] = None
+    accuracy: Optional[float] = None
+    num_evaluated: Optional[int] = None
+    trained: bool = True
+    embeddings_field: Optional[str] = None
+
+    def summary(self) -> str:
+        acc = (
+            f"accuracy {self.accuracy:.4f} on {self.num_evaluated} samples"
+            if self.accuracy is not None
+            else "not evaluated"
+        )
+        how = "trained in" if self.trained else "registered earlier, trained in"
+        on = f" on {self.embeddings_field}" if self.embeddings_field else ""
+        what = f" ({self.name}{on})" if self.name != self.field else ""
+        return (
+            f"{self.field}{what}: {acc}, {self.num_params:,} params, "
+            f"{how} {self.train_seconds:.1f} s"
+        )
+
+
+@dataclass
 class OutOfSample:
     """``oos``: K-fold out-of-sample predictions (train+val; the rest by the ensemble)."""
 
@@ -254,13 +286,16 @@ class Compared:
     paired: dict[str, dict[str, Any]] = field(default_factory=dict)
     repeats: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
         """The ``WorkflowReport.comparison`` dict (what README, tests and benchmarks read):
         ``accuracy``, ``fixed_vs_broken``, ``clip_random_weights``, ``paired`` (
         ``{"v2_vs_v1"|"v2_vs_control"|"control_vs_v1": paired_comparison's dict +
         "a", "b", "text"}``), ``repeats`` (``{model: {"fields", "accuracy", "mean",
-        "std"}}``) and ``lines`` (the summary's paired lines)."""
+        "std"}}``), ``lines`` (the summary's paired lines, then the extra models' line)
+        and ``models`` (``--models``: ``{field: {"name", "run_key", "accuracy",
+        "num_params", "train_seconds"}}``; empty by default)."""
         return {
             "accuracy": dict(self.accuracy),
             "fixed_vs_broken": dict(self.fixed_vs_broken),
@@ -268,9 +303,12 @@ class Compared:
             "paired": {k: dict(v) for k, v in self.paired.items()},
             "repeats": {k: dict(v) for k, v in self.repeats.items()},
             "lines": list(self.lines),
+            "models": {k: dict(v) for k, v in self.models.items()},
         }
 
     def summary(self) -> str:
         acc = ", ".join(f"{k} {v:.4f}" for k, v in self.accuracy.items())
         fvb = self.fixed_vs_broken
+        if not fvb:  # no second LeNet-5 (yet)
+            return f"test accuracy {acc}"
         return f"test accuracy {acc}; fixed {fvb['fixed']}, broken {fvb['broken']}"

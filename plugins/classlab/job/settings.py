@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 from classlab import defaults
 
@@ -42,6 +42,15 @@ class WorkflowConfig:
     ``repeats`` N > 1 fine-tunes N seeded copies of each (seeds ``seed``,
     ``seed + 1``, ...; repeat i >= 1 gets the run key, field and eval key
     suffixed ``_s{i}``: ``lenet_v2_s1``), see :func:`repeat_name`.
+
+    ``models`` (opt-in, default none) adds extra models before ``compare``: names of
+    :func:`model_choices` as a list or a comma-separated string (``"resnet18,probe"``).
+    Each architecture is trained with ``train_model`` for ``models_epochs`` (None: the
+    ``epochs`` of LeNet-5), the job's batch size, device and seed, then applied and
+    evaluated like ``lenet`` (run key ``resnet18_v1``, field ``resnet18``, eval key
+    ``eval_resnet18``); ``probe`` is a linear probe (:mod:`classlab.probe`) on the
+    CLIP embeddings when the dataset has them, else on LeNet-5's
+    (:mod:`classlab.job.model_steps`).
     """
 
     dataset_name: str = defaults.MNIST_DATASET_NAME
@@ -83,10 +92,19 @@ class WorkflowConfig:
     # time target on 2 CPU cores (benchmarks/RESULTS.md, "Label issues")
     oos_epochs: int = 2
     only: Optional[list[str]] = None
+    models: Union[str, Sequence[str], None] = ()
+    models_epochs: Optional[int] = None
 
     def __post_init__(self):
         from classlab.errors import InputError
 
+        self.models = check_models(self.models)
+        e = self.models_epochs
+        if e is not None and (isinstance(e, bool) or not isinstance(e, int) or e < 1):
+            raise InputError(
+                f"models_epochs (--models-epochs) must be a whole number >= 1, or empty "
+                f"for the LeNet-5 epochs, got {e!r}"
+            )
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise InputError(f"repeats must be a whole number >= 1, got {self.repeats!r}")
         if not (isinstance(self.finetune_lr, (int, float)) and self.finetune_lr > 0):
@@ -103,6 +121,64 @@ class WorkflowConfig:
             (repeat_name(key, i), repeat_name(fld, i), repeat_name(ev, i), self.seed + i)
             for i in range(self.repeats)
         ]
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        """The extra architectures of ``models`` (every name but ``probe``)."""
+        return tuple(m for m in self.models if m != defaults.JOB_PROBE)
+
+    @property
+    def architecture_list(self) -> str:
+        """The extra architectures, comma-separated (the step's title)."""
+        return ", ".join(self.architectures)
+
+    @property
+    def wants_probe(self) -> bool:
+        return defaults.JOB_PROBE in self.models
+
+    def model_runs(self) -> list[tuple[str, str, str, str]]:
+        """``[(architecture, run_key, field, eval_key), ...]`` of the extra architectures."""
+        return [
+            (
+                m,
+                defaults.JOB_MODEL_RUN_KEY.format(model=m),
+                defaults.JOB_MODEL_FIELD.format(model=m),
+                defaults.JOB_MODEL_EVAL.format(model=m),
+            )
+            for m in self.architectures
+        ]
+
+
+def model_choices() -> tuple[str, ...]:
+    """The names ``models`` accepts: every architecture of the trainer but the job's
+    own LeNet-5, and ``probe``."""
+    from classlab.lenet.models import ARCHITECTURES
+
+    return tuple(a for a in ARCHITECTURES if a != "lenet5") + (defaults.JOB_PROBE,)
+
+
+def check_models(models) -> tuple[str, ...]:
+    """``models`` as a tuple of distinct names (a comma-separated string or a list).
+
+    Raises:
+        InputError: an unknown name (the message lists the choices) or a wrong type
+    """
+    from classlab.errors import InputError
+
+    choices = model_choices()
+    hint = f"choose from {', '.join(choices)} (comma-separated, e.g. resnet18,probe)"
+    if models is None:
+        return ()
+    if isinstance(models, str):
+        models = models.split(",")
+    if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+        raise InputError(f"models (--models) must be a list of names: {hint}; got {models!r}")
+    names = tuple(dict.fromkeys(m.strip().lower() for m in models if m.strip()))
+    unknown = [m for m in names if m not in choices]
+    if unknown:
+        own = " (lenet5 is the job's own LeNet-5, always trained)" if "lenet5" in unknown else ""
+        raise InputError(f"Unknown model(s) {unknown} in models (--models){own}: {hint}")
+    return names
 
 
 def repeat_name(name: str, i: int) -> str:

@@ -31,6 +31,7 @@ from classlab.job import outcomes as out
 from classlab.job.checks import DoneChecks
 from classlab.job.clip_run import ClipRun
 from classlab.job.label_steps import LabelSteps
+from classlab.job.model_steps import MODEL_STEP_TABLE, MODEL_STEPS, ModelSteps, requested
 from classlab.job.report import WorkflowReport
 from classlab.job.reset import start_over
 from classlab.job.runner import Step, repeat_progress, run_steps
@@ -38,6 +39,7 @@ from classlab.job.settings import TUTORIAL_SELECTION, WorkflowConfig
 from classlab.progress import ProgressFn
 
 __all__ = [
+    "ALL_STEP_NAMES",
     "STEP_NAMES",
     "TUTORIAL_SELECTION",
     "Workflow",
@@ -53,7 +55,8 @@ logger = logging.getLogger("classlab")
 # config), the Workflow method that says whether its result exists, or None: it
 # always runs). The order is the order of the workflow. The fine-tune/apply steps
 # of lenet_v2 and of its control (no augmented samples) handle every repeat and
-# run only the missing ones; ``compare`` adds the paired tests (job.comparing).
+# run only the missing ones; ``compare`` adds the paired tests (job.comparing). The
+# opt-in steps of ``--models`` (job.model_steps) come before ``compare``, only when asked.
 STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
     ("load_mnist", "load MNIST", "has_dataset"),
     ("split", "split train into train/val", "has_split"),
@@ -78,13 +81,15 @@ STEP_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
         "has_model_control",
     ),
     ("apply_control", "apply + evaluate {c.model_control}", "has_lenet_control"),
+    *MODEL_STEP_TABLE,
     ("compare", "compare the models on the test split, paired tests", None),
 )
-STEP_NAMES = tuple(name for name, _, _ in STEP_TABLE)
+ALL_STEP_NAMES = tuple(name for name, _, _ in STEP_TABLE)  # what --only accepts
+STEP_NAMES = tuple(n for n in ALL_STEP_NAMES if n not in MODEL_STEPS)  # the default job's
 CLIP_STEPS = ("clip_embeddings", "zero_shot")  # skipped (with the reason) when CLIP cannot run
 
 
-class Workflow(LabelSteps, DoneChecks):
+class Workflow(LabelSteps, ModelSteps, DoneChecks):
     """The steps of the workflow over one dataset (see the module docstring); the
     done checks come from :class:`~classlab.job.checks.DoneChecks`.
 
@@ -99,10 +104,13 @@ class Workflow(LabelSteps, DoneChecks):
 
     # ------------------------------------------------------------ the table
     def steps(self) -> list[Step]:
-        """The ordered steps of :data:`STEP_TABLE` (those of ``config.only``)."""
+        """The ordered steps of :data:`STEP_TABLE` (those of ``config.only``; the
+        ``--models`` steps only when ``config.models`` asks for them)."""
         table = []
         for name, title, check in STEP_TABLE:
             if self.cfg.only and name not in self.cfg.only:
+                continue
+            if name in MODEL_STEPS and not requested(self.cfg, name):
                 continue
             clip = name in CLIP_STEPS
             table.append(
@@ -112,7 +120,7 @@ class Workflow(LabelSteps, DoneChecks):
                     getattr(self, name),
                     self._done_check(check),
                     self.clip.skip if clip else (lambda: None),
-                    optional=clip,
+                    optional=clip or name in MODEL_STEPS,  # compare runs without them
                 )
             )
         return table
@@ -366,14 +374,15 @@ def run_workflow(config: Optional[WorkflowConfig] = None, clip_cache=None) -> Wo
         a :class:`WorkflowReport` (``report.ok``, ``report.summary()``)
 
     Raises:
-        InputError: an unknown step name in ``config.only``
+        InputError: an unknown step name in ``config.only`` (an unknown ``models``
+            name is refused when the config is made)
     """
     from classlab.errors import InputError
 
     config = config or WorkflowConfig()
-    unknown = sorted(set(config.only or ()) - set(STEP_NAMES))
+    unknown = sorted(set(config.only or ()) - set(ALL_STEP_NAMES))
     if unknown:
-        raise InputError(f"Unknown step(s) {unknown}: choose from {', '.join(STEP_NAMES)}")
+        raise InputError(f"Unknown step(s) {unknown}: choose from {', '.join(ALL_STEP_NAMES)}")
     if config.fresh:
         start_over(config.dataset_name)
     flow = Workflow(config, clip_cache)
