@@ -85,3 +85,26 @@ def shows_text(page, pattern: str) -> bool:
     import re
 
     return re.search(pattern, page.locator("body").inner_text()) is not None
+
+
+def grid_count(page) -> int:
+    """The sample count the App shows above the grid ("N samples")."""
+    import re
+
+    text = page.get_by_text(re.compile(r"^\s*[\d,]+\s+samples?\s*$")).first.inner_text()
+    return int(re.sub(r"[^\d]", "", text))
+
+
+def wait_count(page, expected: int, timeout_s: int = 60) -> int | None:
+    """Polls the grid's sample count (every 0.2 s) until it is ``expected``; returns the
+    last count read (None when the header was re-rendering)."""
+    n = None
+    for _ in range(timeout_s * 5):
+        try:
+            n = grid_count(page)
+        except Exception:  # noqa: BLE001  (the header re-renders while the view changes)
+            n = None
+        if n == expected:
+            return n
+        page.wait_for_timeout(200)
+    return n
