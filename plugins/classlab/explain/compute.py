@@ -1,13 +1,20 @@
-"""``compute_gradcam``: Grad-CAM heatmaps of a recorded CNN on a view, written in chunks."""
+"""``compute_gradcam``: Grad-CAM heatmaps of a recorded CNN on a view, written in chunks.
+
+PNG heatmaps (``storage="png"``) go through a temp file and ``os.replace``, a chunk's
+files before its field values: a killed run leaves whole PNGs only (old or new), and the
+next run into the folder removes the dead writer's temp files. Test-only SIGKILL points
+(``CLASSLAB_FAULT``): :data:`FAULT_POINTS`."""
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from classlab import defaults
+from classlab import config, defaults
 from classlab.errors import InputError
 from classlab.explain.gradcam import (
     VALID_STRIDES,
@@ -21,8 +28,11 @@ from classlab.explain.gradcam import (
     target_layer,
 )
 from classlab.progress import ProgressFn, as_progress
+from classlab.writers import alive, fault, owner
 
 logger = logging.getLogger("classlab")
+
+FAULT_POINTS = ("gradcam_after_tmp_write", "gradcam_after_pngs")
 
 
 @dataclass
@@ -94,10 +104,35 @@ def _heatmaps(maps, ids, storage, folder):
     out = {}
     for i, m in zip(ids, maps):
         path = folder / f"{i}.png"
-        if not cv2.imwrite(str(path), m):
-            raise OSError(f"Could not write the heatmap {path}")
+        ok, png = cv2.imencode(".png", m)
+        if not ok:
+            raise OSError(f"Could not encode the heatmap {path}")
+        _write_atomic(path, png.tobytes())
         out[i] = fo.Heatmap(map_path=str(path), range=[0, 255])
+    fault("gradcam_after_pngs")
     return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Writes ``data`` into a temp file of ``path``'s folder, then ``os.replace``: a
+    killed writer never leaves a partial PNG under its final name (nor over an old one)."""
+    tmp = path.with_name(f".{path.name}~{owner()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        fault("gradcam_after_tmp_write")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def sweep_temp(folder: Path) -> int:
+    """Removes the temp PNGs of writers whose process is gone (a killed run)."""
+    if not folder.is_dir():
+        return 0
+    dead = [p for p in folder.glob(".*.png~*.tmp") if not alive(p.name, p.stat().st_mtime)]
+    return sum(config.remove_file(p) for p in dead)
 
 
 def _explain_chunk(chunk, plan, model, layer, device, batch_size, storage, folders):
@@ -171,7 +206,7 @@ def compute_gradcam(
         ``{run_key, num_samples, fields, samples, target, storage}`` (and, with a ground
         truth, ``num_wrong``: samples whose predicted class differs from it)
     """
-    from classlab import chunks, config
+    from classlab import chunks
     from classlab.lenet import registry
     from classlab.lenet.config import check_option
 
@@ -196,6 +231,8 @@ def compute_gradcam(
     folders = {}
     if storage == "png":
         folders = {f: config.media_dir(dataset.name, "gradcam", f) for f in plan.fields.values()}
+        for folder in folders.values():
+            sweep_temp(folder)
     paths = ["filepath", "metadata.width", "metadata.height"]
     want_gt = samples == "mistakes" or target != "predicted"
     total, done, wrong = plan.view.count(), 0, 0

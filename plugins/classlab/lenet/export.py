@@ -32,9 +32,13 @@ from classlab.errors import ClassLabError, DataSourceError, InputError, RunExist
 from classlab.lenet import registry
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import require_nonempty
-from classlab.writers import owner
+from classlab.writers import alive, fault, owner
 
 logger = logging.getLogger("classlab")
+
+# test-only SIGKILL points (CLASSLAB_FAULT): the verified temp file written, not moved;
+# the file moved into place, the record not yet updated
+FAULT_POINTS = ("onnx_after_tmp_write", "onnx_after_replace")
 
 
 class ExportMismatchError(InputError):
@@ -240,6 +244,7 @@ def export_model(
     x = _samples(view, rec, n)
     path = onnx_file(dataset.name, rec["model_id"])
     facts = _export_verified(model, rec, x, opset, path, report)
+    fault("onnx_after_replace")
     rec = _commit_record(dataset, run_key, rec, path, opset, facts)
     report(1.0, f"{run_key!r} exported to {path}", force=True)
     return {
@@ -252,12 +257,19 @@ def export_model(
     }
 
 
+def sweep_temp(folder: Path) -> int:
+    """Removes the temp files of exports whose process is gone (a killed export)."""
+    dead = [p for p in folder.glob(".*.onnx~*.tmp") if not alive(p.name, p.stat().st_mtime)]
+    return sum(config.remove_file(p) for p in dead)
+
+
 def _export_verified(model, rec: dict, x, opset: int, path: Path, report) -> dict:
     """Exports into a temp file, verifies it, times it, then moves it onto ``path``;
     nothing is left when any step fails. Returns ``{max_abs_diff, num_verified, latency}``."""
     from classlab.lenet.latency import onnx_latency, torch_latency
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_temp(path.parent)
     tmp = path.with_name(f".{path.name}~{owner()}.tmp")
     size, channels = rec["input_size"], rec["in_channels"]
     try:
@@ -269,6 +281,7 @@ def _export_verified(model, rec: dict, x, opset: int, path: Path, report) -> dic
         facts["latency"] = onnx_latency(sess, channels, size)
         if not (rec.get("latency_ms") or {}).get("torch"):  # a model trained before latency
             rec["latency_ms"] = {"torch": torch_latency(model, channels, size)}
+        fault("onnx_after_tmp_write")
         os.replace(tmp, path)
     except ClassLabError:
         raise

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from classlab.errors import DataSourceError, InputError
-from classlab.writers import owner
+from classlab.writers import fault, owner
 
 
 @dataclass
@@ -132,6 +132,7 @@ def save_probe(path: str | Path, probe: Probe) -> Path:
             )
             f.flush()
             os.fsync(f.fileno())
+        fault("probe_after_tmp_write")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
