@@ -95,23 +95,39 @@ def _columns(view, label_field: str, extra: list[str]) -> dict[str, list]:
 
 
 def _write(dataset, label_field: str, changes: list[dict]) -> None:
-    """Writes the new labels, originals and histories, and the tag changes."""
+    """Writes each sample's new label, original, history and tags in ONE database update
+    (one bulk write per chunk), so that a crash leaves every sample either untouched or
+    wholly changed: a label changed without its history entry could never be reverted."""
+    import fiftyone as fo
+    from bson import ObjectId
+    from pymongo import UpdateOne
+
     hist, orig = history_field(label_field), original_field(label_field)
+    if not dataset.has_field(hist):
+        dataset.add_sample_field(hist, fo.ListField, subfield=fo.DictField)
+    if not dataset.has_field(orig):
+        dataset.add_sample_field(
+            orig, fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
+        )
+    coll = dataset._sample_collection  # FiftyOne has no public per-document multi-field update
     for start in range(0, len(changes), CHUNK):
         part = changes[start : start + CHUNK]
-        dataset.set_values(label_field, {c["id"]: c["label"] for c in part}, key_field="id")
-        dataset.set_values(hist, {c["id"]: c["history"] for c in part}, key_field="id")
-        if any("original" in c for c in part):
-            values = {c["id"]: c["original"] for c in part if "original" in c}
-            dataset.set_values(orig, values, key_field="id")
-    for key in ("untag", "tag"):
-        by_tag: dict[str, list] = {}
-        for c in changes:
-            for t in c.get(key, ()):
-                by_tag.setdefault(t, []).append(c["id"])
-        for t, ids in by_tag.items():
-            view = dataset.select(ids)
-            view.untag_samples(t) if key == "untag" else view.tag_samples(t)
+        tags = dict(zip(*dataset.select([c["id"] for c in part]).values(["id", "tags"])))
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        ops = []
+        for c in part:
+            kept = [t for t in tags[c["id"]] or [] if t not in c.get("untag", ())]
+            sets = {
+                label_field: c["label"].to_dict() if c["label"] is not None else None,
+                hist: c["history"],
+                "tags": kept + [t for t in c.get("tag", ()) if t not in kept],
+                "last_modified_at": now,
+            }
+            if "original" in c:
+                sets[orig] = c["original"].to_dict() if c["original"] is not None else None
+            ops.append(UpdateOne({"_id": ObjectId(c["id"])}, {"$set": sets}))
+        coll.bulk_write(ops, ordered=False)
+    dataset.reload()
 
 
 def _entry(action: str, source: str, old, new, **extra) -> dict:
