@@ -31,6 +31,7 @@ from .lenet_forms import (
     model_choice,
     models_of,
     new_model_key,
+    runtime_choice,
     train_options_form,
     training_target,
 )
@@ -183,7 +184,8 @@ class ApplyLenet(foo.Operator):
         inputs = types.Object()
         models = models_of(ctx)
         model_choice(inputs, ctx, models, "run_key", "Model")
-        out = apply_defaults(param(ctx, "run_key", min(models, default=None)), models)
+        run_key = param(ctx, "run_key", min(models, default=None))
+        out = apply_defaults(run_key, models)
         inputs.str(
             "label_field",
             default=out["label_field"],
@@ -198,6 +200,7 @@ class ApplyLenet(foo.Operator):
         )
         inputs.int("batch_size", default=1024, label="Batch size")
         dropdown(inputs, "device", DEVICES, "auto", "Device")
+        runtime_choice(inputs, ctx, models, run_key)
         inputs.bool("evaluate", default=True, label="Evaluate against ground truth")
         inputs.str("eval_key", default=out["eval_key"], label="Eval key")
         fields = classification_fields(ctx.dataset) if ctx.dataset is not None else []
@@ -235,6 +238,7 @@ class ApplyLenet(foo.Operator):
             gt_field=gt,
             overwrite=bool(param(ctx, "overwrite", out["overwrite"])),
             progress=progress(ctx),
+            runtime=param(ctx, "runtime", defaults.RUNTIMES[0]),
         )
         show_view(ctx, mistakes(view, res["label_field"], gt) if "accuracy" in res else None)
         return res

@@ -217,6 +217,40 @@ def check_apply_form(ctx, inputs, view, models, out):
         check(prop("gt_field"), apply.check_gt_classes, view, gt, classes)
 
 
+def runtime_choice(inputs, ctx, models, run_key):
+    """The apply form's ``runtime`` dropdown (``defaults.RUNTIMES``), checked by the core's
+    ``check_runtime`` for the model ``run_key``.
+
+    Both runtimes are always offered (the form keeps its shape when the model
+    changes): the onnxruntime choice says whether the model has an ONNX file, and
+    picking it for a model that has none shows the core's message (export it first).
+    """
+    from classlab.lenet.export import check_runtime
+
+    rec = models.get(run_key) if run_key else None
+    exported = bool((rec or {}).get("onnx_path"))
+    onnx_about = (
+        "The model's ONNX file, on the CPU (the device is ignored)"
+        if exported
+        else "This model has no ONNX file yet: export it first (export_model)"
+    )
+    choices = {
+        "torch": ("torch", "The PyTorch model, on the chosen device"),
+        "onnxruntime": ("onnxruntime" if exported else "onnxruntime (not exported)", onnx_about),
+    }
+    prop = dropdown(
+        inputs,
+        "runtime",
+        defaults.RUNTIMES,
+        defaults.RUNTIMES[0],
+        "Runtime",
+        "torch, or onnxruntime on the model's ONNX export (export_model)",
+        choices=choices,
+    )
+    check(prop, check_runtime, param(ctx, "runtime", defaults.RUNTIMES[0]), rec, run_key or "")
+    return prop
+
+
 def apply_defaults(run_key: str | None, models: dict) -> dict:
     """The apply form's output names for the model ``run_key``: its own prediction
     field, embeddings field and eval key (``lenet_v2`` -> ``lenet_v2``,

@@ -48,17 +48,21 @@ def unevaluated_fields(
 def evaluate_field(
     dataset, field: str, gt_field: str = defaults.GROUND_TRUTH, eval_key: str | None = None
 ) -> str:
-    """Runs FiftyOne's ``evaluate_classifications`` on ``field``; returns the eval key.
+    """FiftyOne's classification evaluation of ``field`` over the whole dataset (the run
+    ``evaluate_classifications`` makes, built a chunk at a time:
+    :func:`classlab.lenet.eval_run.evaluate_in_chunks`); returns the eval key.
 
     Raises:
         FieldError: ``field`` or ``gt_field`` is not a Classification field
     """
+    from classlab.lenet.eval_run import evaluate_in_chunks
+
     require_classification_field(dataset, field, "prediction field")
     require_classification_field(dataset, gt_field, "ground-truth field")
     eval_key = eval_key or f"eval_{field}"
     if eval_key in dataset.list_evaluations():
         raise InputError(f"Evaluation key {eval_key!r} exists: pass another eval_key")
-    dataset.evaluate_classifications(field, gt_field=gt_field, eval_key=eval_key)
+    evaluate_in_chunks(dataset, field, gt_field, eval_key)
     return eval_key
 
 
@@ -68,22 +72,19 @@ def model_info(dataset) -> dict[str, dict]:
     Returns:
         ``{field: {"kind", "run_key", "num_params", "train_seconds",
         "images_per_second", "latency_ms", "history", "classes", "random_weights", "display"}}``
-        for fields written by ClassLab's LeNet or CLIP runs.
+        for fields written by ClassLab's models (kind ``"lenet"``: LeNet-5 and the
+        torchvision backbones), linear probes (kind ``"linear_probe"``, no history nor
+        latency unless its record has them) or CLIP zero-shot runs (kind ``"clip"``).
+        A field written by a model and then by a probe shows the probe (records keep
+        no apply time; the probe is the newer kind).
     """
+    from classlab.probe.checks import KIND as PROBE_KIND
+
     info: dict[str, dict] = {}
-    for run_key, rec in records.list_records(dataset, "models").items():
-        for field in rec.get("applied_to") or []:
-            info[field] = {
-                "kind": "lenet",
-                "run_key": run_key,
-                "num_params": rec.get("num_params"),
-                "train_seconds": rec.get("train_seconds"),
-                "images_per_second": rec.get("images_per_second"),
-                "latency_ms": rec.get("latency_ms"),
-                "history": rec.get("history") or [],
-                "classes": rec.get("classes"),
-                "random_weights": False,
-            }
+    for kind, source in (("lenet", "models"), (PROBE_KIND, PROBE_KIND)):
+        for run_key, rec in records.list_records(dataset, source).items():
+            for field in rec.get("applied_to") or []:
+                info[field] = _run_info(kind, run_key, rec)
     for field, rec in records.list_records(dataset, "clip").items():
         random = bool(rec.get("random_weights"))
         info.setdefault(field, {}).update(kind="clip", random_weights=random)
@@ -91,6 +92,21 @@ def model_info(dataset) -> dict[str, dict]:
     for field, d in info.items():
         d["display"] = display_name(field, d)
     return info
+
+
+def _run_info(kind: str, run_key: str, rec: dict) -> dict:
+    """One trained model's entry of :func:`model_info` (a model or a probe record)."""
+    return {
+        "kind": kind,
+        "run_key": run_key,
+        "num_params": rec.get("num_params"),
+        "train_seconds": rec.get("train_seconds"),
+        "images_per_second": rec.get("images_per_second"),
+        "latency_ms": rec.get("latency_ms"),
+        "history": rec.get("history") or [],
+        "classes": rec.get("classes"),
+        "random_weights": False,
+    }
 
 
 def display_name(field: str, info: dict | None = None) -> str:

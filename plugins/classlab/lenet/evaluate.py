@@ -14,12 +14,14 @@ logger = logging.getLogger("classlab")
 def logits_classes(view, pred_field: str) -> list[str] | None:
     """The class list that orders ``pred_field``'s logits, or None when it has no logits.
 
-    Looked up in the model registry (the model that wrote the field), then in
-    ClassLab's CLIP records, then the dataset's ``default_classes``.
+    Looked up in the model registry and the linear probes' records (the run that
+    wrote the field), then in ClassLab's CLIP records, then the dataset's
+    ``default_classes``; the first list as long as the logits wins.
     """
     from fiftyone import ViewField as F
 
     from classlab import records
+    from classlab.probe.checks import KIND as PROBE_KIND
 
     first = view.match(F(f"{pred_field}.logits").exists()).limit(1)
     values = first.values(f"{pred_field}.logits")
@@ -29,8 +31,9 @@ def logits_classes(view, pred_field: str) -> list[str] | None:
     dataset = view._dataset
     candidates = [
         r.get("classes")
-        for r in records.list_records(dataset, "models").values()
-        if pred_field in r.get("applied_to", [])
+        for kind in ("models", PROBE_KIND)
+        for r in records.list_records(dataset, kind).values()
+        if pred_field in (r.get("applied_to") or [])
     ]
     clip = records.get_record(dataset, "clip", pred_field) or {}
     candidates += [clip.get("classes"), dataset.default_classes]
@@ -109,7 +112,11 @@ def evaluate_predictions(
     k: int = 1,
     overwrite: bool = True,
 ) -> dict:
-    """Runs FiftyOne's ``evaluate_classifications`` on the samples that have ground truth.
+    """FiftyOne's classification evaluation of the samples that have ground truth.
+
+    The run is the one ``evaluate_classifications`` makes (``"simple"``, or
+    ``"top-k"``), built a chunk at a time (:func:`classlab.lenet.eval_run.evaluate_in_chunks`)
+    so memory does not grow with the view beyond the run's own per-sample results.
 
     Args:
         view: the samples
@@ -124,13 +131,15 @@ def evaluate_predictions(
     """
     from fiftyone import ViewField as F
 
+    from classlab.lenet.eval_run import evaluate_in_chunks
+
     check_eval_fields(view, pred_field, gt_field)
     k = check_k(k)
     dataset = view._dataset
     check_eval_key(dataset, eval_key, overwrite, (pred_field, gt_field))
     scored = view.match(F(gt_field).exists() & F(pred_field).exists())
     require_nonempty(scored, f"view of samples with both {pred_field!r} and {gt_field!r}")
-    kwargs = {}
+    classes = None
     if k > 1:
         classes = logits_classes(scored, pred_field)
         if classes is None:
@@ -140,12 +149,11 @@ def evaluate_predictions(
             )
         if k > len(classes):
             raise InputError(f"k must be at most the number of classes ({len(classes)}), got {k}")
-        kwargs = {"method": "top-k", "classes": classes, "k": k}
     if eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    results = scored.evaluate_classifications(
-        pred_field, gt_field=gt_field, eval_key=eval_key, **kwargs
-    )
+    # FiftyOne's evaluation run (same config, results and eval field), read and stored
+    # a chunk at a time
+    results = evaluate_in_chunks(scored, pred_field, gt_field, eval_key, classes, k)
     report = results.report()
     avg = report.get("weighted avg", {})
     out = {
