@@ -287,13 +287,14 @@ def _summary(label_field, spec, prompts: Prompts, feats: _Tally, logit_scale) ->
 
 
 def _evaluate(view, label_field, gt_field, eval_key, classes) -> dict:
-    """``evaluate_classifications`` as ``eval_key`` (replacing an earlier run of that key)."""
+    """FiftyOne's ``evaluate_classifications`` run as ``eval_key`` (replacing an earlier
+    run of that key), built a chunk at a time (bounded memory, the same run)."""
+    from classlab.lenet.eval_run import evaluate_in_chunks
+
     dataset = view._dataset
     if eval_key in dataset.list_evaluations():
         dataset.delete_evaluation(eval_key)
-    res = view.evaluate_classifications(
-        label_field, gt_field=gt_field, eval_key=eval_key, classes=classes
-    )
+    res = evaluate_in_chunks(view, label_field, gt_field, eval_key, classes)
     return {"eval_key": eval_key, "accuracy": round(float(res.metrics()["accuracy"]), 4)}
 
 
