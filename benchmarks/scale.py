@@ -15,6 +15,12 @@ and the large/small ratios against the goals (time <= 4.4x, peak RSS <= +10%).
     .venv/bin/python benchmarks/scale.py --small 7000            # 7,000 vs 28,000
     .venv/bin/python benchmarks/scale.py --small 7000 --chunk-size 1000   # both sizes multi-chunk
     .venv/bin/python benchmarks/scale.py --small 70000 --skip uniqueness
+    .venv/bin/python benchmarks/scale.py --small 70000 --ops embeddings uniqueness apply \
+        --dir /tmp/scale-70k --timeout 1800    # in this order; datasets kept and reused
+
+A child that fails, is killed (e.g. by hand, by its printed pid) or runs past
+``--timeout`` is recorded as such with its elapsed time, and the run goes on with
+the next operator (the large size is skipped when the small one failed).
 """
 
 from __future__ import annotations
@@ -109,9 +115,16 @@ def _copy_samples(base, name: str, times: int):
     return ds
 
 
-def build(mnist_dir: str, small: int) -> dict:
+def build(mnist_dir: str, small: int, keep: Path) -> dict:
     """The base MNIST dataset (PNGs written once), the N and 4N datasets, and a 1-epoch
-    LeNet-5 trained on the base and registered on both."""
+    LeNet-5 trained on the base and registered on both; reused from ``keep/built.json``
+    when a run with the same N built them in that directory before."""
+    marker = keep / "built.json"
+    if marker.is_file():
+        built = json.loads(marker.read_text())
+        if built["small"] == small:
+            print(f"reusing the datasets of {marker}: {built['names']}", flush=True)
+            return {k: tuple(v) for k, v in built["names"].items()}
     from classlab import records
     from classlab.data.mnist import load_mnist
     from classlab.data.splits import split_dataset
@@ -129,6 +142,7 @@ def build(mnist_dir: str, small: int) -> dict:
         records.set_record(ds, "models", "m", rec)
         names[label] = (ds.name, len(ds))
     print(f"built {names} in {time.perf_counter() - start:.0f} s", flush=True)
+    marker.write_text(json.dumps({"small": small, "names": names}))
     return names
 
 
@@ -176,16 +190,34 @@ def _call(op: str, ds):
     raise ValueError(op)
 
 
-def child(op: str, name: str) -> dict:
-    out = subprocess.run(
+def child(op: str, name: str, timeout: float | None = None) -> dict:
+    """Runs ``op`` on ``name`` in a fresh process; on failure, kill or timeout returns
+    ``{"error", "seconds"}`` (the elapsed wall time) instead of the figures."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
         [sys.executable, __file__, "--child", op, name],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
     )
-    if out.returncode:
-        raise RuntimeError(f"{op} on {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{time.strftime('%H:%M:%S')} {op} on {name}: pid {proc.pid}, load {load}", flush=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        error = f"timed out after {timeout:.0f} s (killed)"
+    else:
+        if not proc.returncode:
+            return json.loads(out.strip().splitlines()[-1])
+        last = err.strip().splitlines()[-1:] or ["(no message)"]
+        error = f"exit status {proc.returncode}: {last[0]}"
+        print(err.strip()[-3000:], flush=True)
+    seconds = time.perf_counter() - t0
+    print(f"{op} on {name} FAILED after {seconds:.0f} s: {error}", flush=True)
+    return {"error": error, "seconds": seconds}
 
 
 # ---------------------------------------------------------------- report
@@ -201,6 +233,12 @@ def table(results: dict, sizes: dict) -> str:
     rows = [head, "|" + " --- |" * 11]
     for op, r in results.items():
         s, l_ = r["small"], r["large"]
+        if "error" in s or "error" in l_:
+            peak = f"{s['peak_mib']:.0f}" if "error" not in s else ""
+            rows.append(
+                f"| {op} | {_cell(s)} | {_cell(l_)} | | | {peak} |" + " |" * 4 + " not measured |"
+            )
+            continue
         tx, cx = l_["seconds"] / s["seconds"], l_["cpu_seconds"] / max(s["cpu_seconds"], 1e-9)
         rx = l_["peak_mib"] / s["peak_mib"]
         ok = "met" if tx <= GOAL_TIME and rx <= GOAL_RSS else "NOT met"
@@ -213,6 +251,13 @@ def table(results: dict, sizes: dict) -> str:
     return "\n".join(rows)
 
 
+def _cell(r: dict) -> str:
+    if "error" in r:
+        timed = r.get("seconds") and "timed out" not in r["error"]
+        return f"{r['error']} (after {r['seconds']:.0f} s)" if timed else r["error"]
+    return f"{r['seconds']:.1f}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -221,6 +266,9 @@ def main() -> None:
     )
     p.add_argument("--small", type=int, default=7000, help="N (the large dataset is 4N)")
     p.add_argument("--skip", nargs="*", default=[], choices=OPS)
+    p.add_argument("--ops", nargs="*", choices=OPS, help="these operators, in this order")
+    p.add_argument("--dir", help="the private database etc.: kept, and reused if built")
+    p.add_argument("--timeout", type=float, default=0, help="seconds per child (0: none)")
     p.add_argument(
         "--chunk-size",
         type=int,
@@ -240,12 +288,19 @@ def main() -> None:
             defaults.CHUNK_SIZE = int(os.environ["CLASSLAB_SCALE_CHUNK"])
         print(json.dumps(run_op(*args.child)))
         return
-    _isolate(Path(tempfile.mkdtemp(prefix="classlab-scale-")))
-    sizes = build(str(args.mnist_dir), args.small)
+    keep = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="classlab-scale-"))
+    _isolate(keep)
+    sizes = build(str(args.mnist_dir), args.small, keep)
     results = {}
-    for op in (o for o in OPS if o not in args.skip):
-        results[op] = {label: child(op, sizes[label][0]) for label in ("small", "large")}
-        print(op, json.dumps(results[op]), flush=True)
+    for op in (o for o in (args.ops or OPS) if o not in args.skip):
+        small = child(op, sizes["small"][0], args.timeout or None)
+        large = (
+            {"error": "skipped (the small size failed)"}
+            if "error" in small
+            else child(op, sizes["large"][0], args.timeout or None)
+        )
+        results[op] = {"small": small, "large": large}
+        print(time.strftime("%H:%M:%S"), op, json.dumps(results[op]), os.getloadavg(), flush=True)
     from classlab import defaults
 
     chunk = os.environ.get("CLASSLAB_SCALE_CHUNK") or defaults.CHUNK_SIZE

@@ -11,7 +11,12 @@ The full recipe (serialised pipeline, seed) is kept in the run record
 (``classlab.records`` kind ``"augmentations"``). Originals and their files are
 only read, never written.
 
-Images are first written to a staging folder; the run is committed (old run
+Sources are read chunk by chunk (:func:`classlab.chunks.iter_chunks`, sample-id
+order), never as whole-view lists: a first pass checks that every source file
+exists (before anything is written); a second renders the images.
+Images are first written to a staging folder, with a manifest of the rendered
+sources (:data:`MANIFEST`: id, label, split tags; the samples are added from it,
+a chunk at a time); the run is committed (old run
 replaced, staging folder renamed, samples added) only once every image is
 written, so a failure leaves the dataset and the run folder as they were. A staging
 folder's name carries its writer's host and pid
@@ -26,6 +31,7 @@ same checks the form shows on its fields).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -35,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from classlab import config, defaults, records
-from classlab.chunks import chunk_size
+from classlab.chunks import Failures, chunk_size, iter_chunks
 from classlab.curation.augment_checks import (
     RECORD_KIND,
     check_augmentation,
@@ -68,6 +74,9 @@ DEFAULT_TAGS = (defaults.AUGMENTED_TAG,)
 # CLASSLAB_FAULT points: after the first source's images are written; after all are
 FAULT_POINTS = ("during_render", "before_commit")
 STAGING_PREFIX = ".staging-"
+# in the staging (then run) folder while a run is written: one JSON line per rendered
+# source, [id, label, split tags]; removed once the samples are added
+MANIFEST = ".sources.jsonl"
 
 
 def run_dir(dataset_name: str, run_key: str) -> Path:
@@ -104,46 +113,67 @@ def _discard(folder: Path) -> None:
 # ---------------------------------------------------------------- augmentation
 
 
-def _sources(view, label_field: str, split_tags=defaults.SPLIT_TAGS):
-    """(ids, filepaths, labels, split tags) of the source samples, after checking their
-    files exist."""
-    ids, paths, labels, tags = view.values(["id", "filepath", f"{label_field}.label", "tags"])
-    splits = [[t for t in split_tags if t in (sample_tags or ())] for sample_tags in tags]
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+def _check_sources(view) -> int:
+    """The first pass, chunk by chunk: every source's file exists (checked over ALL
+    sources before anything is written). Returns the number of sources."""
+    total, missing = 0, Failures(keep=3)
+    for chunk in iter_chunks(view, ["filepath"]):
+        total += len(chunk)
+        for path in chunk["filepath"]:
+            if not os.path.isfile(path):
+                missing.add(path, "missing")
+    if missing.count:
+        shown = ", ".join(f["filepath"] for f in missing.first)
         raise DataSourceError(
-            f"{len(missing)} source image(s) are missing on disk ({shown}). "
+            f"{missing.count} source image(s) are missing on disk "
+            f"({shown}{' ...' if missing.count > 3 else ''}). "
             "Restore the files or exclude those samples from the view."
         )
-    return ids, paths, labels, splits
+    return total
 
 
-def _render(pipeline, ids: list, paths: list, num_copies: int, final: Path, progress):
-    """Writes every augmented image into a fresh staging folder beside ``final``.
+def _render_chunk(pipeline, chunk, label_field, num_copies, staging, manifest, progress, total):
+    """Writes one chunk's augmented images into ``staging``, then lists its sources
+    (id, label, split tags) in the manifest."""
+    ids = chunk.ids
+
+    def write(i, k, image):
+        write_png(staging / f"{ids[i]}_{k}.png", image)
+        if chunk.start + i == 0 and k == num_copies - 1:
+            fault("during_render")
+
+    augment_all(pipeline, chunk["filepath"], num_copies, write, progress, chunk.start, total)
+    for sid, label, sample_tags in zip(ids, chunk[f"{label_field}.label"], chunk["tags"]):
+        splits = [t for t in defaults.SPLIT_TAGS if t in (sample_tags or ())]
+        manifest.write(json.dumps([sid, label, splits]) + "\n")
+
+
+def _render(pipeline, view, label_field, num_copies: int, final: Path, progress, total: int):
+    """Writes every augmented image into a fresh staging folder beside ``final``,
+    reading the sources chunk by chunk (sample-id order), and lists the rendered
+    sources in the folder's :data:`MANIFEST` (what :func:`_add_samples` adds, so no
+    source list is held in memory).
 
     Returns:
-        ``(staging folder, [(source index, copy, file name)])``; on failure the
-        staging folder is removed and the error propagates
+        ``(staging folder, number of sources)``; on failure the staging folder is
+        removed and the error propagates
     """
     tag = f"{final.name}-{uuid.uuid4().hex[:8]}~{owner()}"
     staging = final.with_name(f"{STAGING_PREFIX}{tag}.staging")
     staging.mkdir(parents=True)
-    names: list[tuple[int, int, str]] = []
-
-    def write(i, k, image):
-        name = f"{ids[i]}_{k}.png"
-        write_png(staging / name, image)
-        names.append((i, k, name))
-        if i == 0 and k == num_copies - 1:
-            fault("during_render")
-
+    n = 0
     try:
-        augment_all(pipeline, paths, num_copies, write, progress)
+        with open(staging / MANIFEST, "w", encoding="utf-8") as manifest:
+            fields = ["filepath", f"{label_field}.label", "tags"]
+            for chunk in iter_chunks(view, fields):
+                _render_chunk(
+                    pipeline, chunk, label_field, num_copies, staging, manifest, progress, total
+                )
+                n += len(chunk)
     except BaseException:
         _discard(staging)
         raise
-    return staging, names
+    return staging, n
 
 
 def _commit_folder(dataset, run_key: str, exists: bool, staging: Path, final: Path) -> int:
@@ -155,34 +185,44 @@ def _commit_folder(dataset, run_key: str, exists: bool, staging: Path, final: Pa
     return replaced
 
 
-def _add_samples(dataset, final: Path, names, sources, label_field, tags, run_key, recipe) -> int:
-    """Adds one sample per written image, in one bulk ``add_samples``: each with ``tags``
-    and its source's split tags. Returns ``{split tag or "": copies}``."""
+def _add_samples(dataset, final: Path, num_copies, label_field, tags, run_key, recipe) -> dict:
+    """Adds one sample per written image, for the sources listed in the run folder's
+    manifest, a chunk of samples per bulk ``add_samples``: each with ``tags`` and its
+    source's split tags; then removes the manifest. Returns ``{split tag or "": copies}``."""
     import fiftyone as fo
 
-    ids, _, labels, splits = sources
     size = chunk_size()  # one chunk of Sample objects at a time: memory stays flat
-    for start in range(0, len(names), size):
-        samples = [
-            fo.Sample(
-                filepath=str(final / name),
-                tags=tags + splits[i],
-                **{
-                    label_field: fo.Classification(label=labels[i]),
-                    defaults.SOURCE_ID_FIELD: ids[i],
-                    defaults.AUGMENTATION_FIELD: {"run_key": run_key, "recipe": recipe, "copy": k},
-                },
-            )
-            for i, k, name in names[start : start + size]
-        ]
-        dataset.add_samples(samples, progress=False)
-        # the Sample objects are dropped here: records reload the dataset, which
-        # would reload each one
-        del samples
     per_split: dict[str, int] = {}
-    for i, _, _ in names:
-        key = ",".join(splits[i])
-        per_split[key] = per_split.get(key, 0) + 1
+    samples: list = []
+    with open(final / MANIFEST, encoding="utf-8") as manifest:
+        for line in manifest:
+            sid, label, splits = json.loads(line)
+            key = ",".join(splits)
+            per_split[key] = per_split.get(key, 0) + num_copies
+            for k in range(num_copies):
+                samples.append(
+                    fo.Sample(
+                        filepath=str(final / f"{sid}_{k}.png"),
+                        tags=tags + splits,
+                        **{
+                            label_field: fo.Classification(label=label),
+                            defaults.SOURCE_ID_FIELD: sid,
+                            defaults.AUGMENTATION_FIELD: {
+                                "run_key": run_key,
+                                "recipe": recipe,
+                                "copy": k,
+                            },
+                        },
+                    )
+                )
+                if len(samples) == size:
+                    dataset.add_samples(samples, progress=False)
+                    # the Sample objects are dropped here: records reload the dataset,
+                    # which would reload each one
+                    samples = []
+    if samples:
+        dataset.add_samples(samples, progress=False)
+    config.remove_file(final / MANIFEST)
     return per_split
 
 
@@ -243,26 +283,26 @@ def augment_samples(
         max_copies,
         allow_eval_splits,
     )
-    run_key = req["run_key"]
-    sources = _sources(view, label_field)
+    run_key, num_copies = req["run_key"], req["num_copies"]
+    total = _check_sources(view)
     p = as_progress(progress)
     final = run_dir(dataset.name, run_key)
     sweep_staging(dataset.name)
-    staging, names = _render(
-        req["pipeline"], sources[0], sources[1], req["num_copies"], final, p.stage(0.0, 0.9)
+    staging, n_sources = _render(
+        req["pipeline"], view, label_field, num_copies, final, p.stage(0.0, 0.9), total
     )
     fault("before_commit")
     replaced = _commit_folder(dataset, run_key, req["exists"], staging, final)
     recipe = req["recipe"]
     per_split = _add_samples(
-        dataset, final, names, sources, label_field, tags, run_key, recipe["preset"] or "custom"
+        dataset, final, num_copies, label_field, tags, run_key, recipe["preset"] or "custom"
     )
     n = sum(per_split.values())
     record = {
         **recipe,
         "seed": req["seed"],
-        "num_copies": req["num_copies"],
-        "num_sources": len(sources[0]),
+        "num_copies": num_copies,
+        "num_sources": n_sources,
         "num_samples": n,
         "label_field": label_field,
         "tags": tags,
@@ -271,11 +311,11 @@ def augment_samples(
     }
     records.set_record(dataset, RECORD_KIND, run_key, record)
     p(1.0, f"added {n} augmented samples", force=True)
-    logger.info("augmentation run %r: %d samples from %d sources", run_key, n, len(sources[0]))
+    logger.info("augmentation run %r: %d samples from %d sources", run_key, n, n_sources)
     return {
         "run_key": run_key,
-        "num_sources": len(sources[0]),
-        "num_copies": req["num_copies"],
+        "num_sources": n_sources,
+        "num_copies": num_copies,
         "num_samples": n,
         "per_split": per_split,
         "tag": tags[0] if tags else None,
@@ -303,7 +343,7 @@ def delete_augmentations(dataset, run_key: str) -> dict[str, Any]:
     dataset = getattr(dataset, "_dataset", dataset)
     check_run_exists(dataset, run_key)
     folder = run_dir(dataset.name, run_key)
-    n_files = sum(1 for _ in folder.glob("*")) if folder.is_dir() else 0
+    n_files = sum(1 for _ in folder.glob("*.png")) if folder.is_dir() else 0
     deleted = _remove_run(dataset, run_key)
     config.remove_tree(folder)
     sweep_staging(dataset.name)

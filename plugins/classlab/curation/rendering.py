@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from classlab import config, defaults
+from classlab.chunks import sorted_by_id
 from classlab.curation.augment_checks import check_copies
 from classlab.curation.presets import build_pipeline
 from classlab.errors import DataSourceError
@@ -33,13 +34,20 @@ def read_image(path: str):
     return image
 
 
-def augment_all(pipeline, paths: list, num_copies: int, write, progress) -> None:
-    """Runs the pipeline over every source in order: ``write(i, k, image)``."""
+def augment_all(
+    pipeline, paths: list, num_copies: int, write, progress, start: int = 0, total: int = 0
+) -> None:
+    """Runs the pipeline over every source in order: ``write(i, k, image)`` (``i`` the
+    index in ``paths``). ``paths`` may be one chunk of ``total`` sources beginning at
+    ``start`` (for the progress); the pipeline's random state runs on from chunk to
+    chunk, so the images do not depend on the chunk size."""
+    total = total or len(paths)
     for i, path in enumerate(paths):
         image = read_image(path)
         for k in range(num_copies):
             write(i, k, pipeline(image=image)["image"])
-        progress((i + 1) / len(paths), f"augmented {i + 1}/{len(paths)}")
+        done = start + i + 1
+        progress(done / total, f"augmented {done}/{total}")
 
 
 def write_png(path: Path, image) -> None:
@@ -64,7 +72,8 @@ def data_uri(image, size: Optional[int] = None) -> str:
 
 
 def _preview_sources(view, max_samples: int, label_field: str):
-    head = view.limit(max(1, int(max_samples)))
+    # sample-id order: the order in which augment_samples reads its sources (chunks)
+    head = sorted_by_id(view).limit(max(1, int(max_samples)))
     require_nonempty(head, "source view")
     label = f"{label_field}.label"
     fields = ["id", "filepath"] + ([label] if view.has_field(label_field) else [])
@@ -91,8 +100,9 @@ def preview_augmentations(
 ) -> list[dict[str, Any]]:
     """Augments the first ``max_samples`` samples of the view without committing anything.
 
-    With the same seed, the images are the first images
-    :func:`~classlab.curation.augment.augment_samples` would write for that view.
+    The samples are the view's first in sample-id order (the order in which
+    :func:`~classlab.curation.augment.augment_samples` reads its sources), so with
+    the same seed the images are the first images it would write for that view.
     With ``write=True`` they are also saved as PNGs in
     ``media_dir(dataset, "augmentations", ".preview")`` (replaced on each call).
 
