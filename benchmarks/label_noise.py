@@ -26,6 +26,7 @@ Pixels come from the IDX files (torch only, no database). Usage::
     .venv/bin/python benchmarks/label_noise.py --train-size 10000 --epochs 3 \\
         --fit-epochs 10 --json /tmp/label_noise.json
     .venv/bin/python benchmarks/label_noise.py speed [--baseline]   # the OOS timing
+    .venv/bin/python benchmarks/label_noise.py variants DIR  # other filters on --save DIR
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
     fold_cfg.in_channels = 1
     plan = OosPlan(None, None, [str(c) for c in range(10)], args.folds, fold_cfg, args.device)
     t0 = time.perf_counter()
-    oos_logits, _, folds = cross_validate(x, y, plan, args.seed)
+    oos_logits, fold_of, folds = cross_validate(x, y, plan, args.seed)
     t_oos = time.perf_counter() - t0
     z, res = in_sample(x, y, insample_opts, args.device)
     t_in = time.perf_counter() - t0 - t_oos
@@ -156,7 +157,28 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
         "temperatures": [round(f.temperature, 3) for f in folds],
     }
     del row["mistakenness"]["flagged"]
+    if args.save:
+        save_arrays(args.save, row, (y_true, noisy, flipped), oos_logits, fold_of, folds, z)
     return row
+
+
+def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
+    """One ``.npz`` per setting (``--save``): the noisy labels, the flips, the calibrated
+    OOS logits, each sample's fold and the folds' temperatures, the in-sample logits:
+    enough to try other filters or calibrations without training again."""
+    y_true, noisy, flipped = labels
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}.npz"
+    np.savez_compressed(
+        Path(folder) / name,
+        y_true=y_true,
+        noisy=noisy,
+        flipped=flipped,
+        oos_logits=oos_logits,
+        fold_of=fold_of,
+        temperatures=np.array([f.temperature for f in folds]),
+        insample_logits=z,
+    )
 
 
 def line(r: dict) -> str:
@@ -219,10 +241,48 @@ def speed(argv) -> int:
     return 0
 
 
+FILTERS = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+)
+
+
+def variants(argv) -> int:
+    """``variants DIR``: on the arrays a quality run saved (``--save DIR``), no training:
+    (a) with each cleanlab ``filter_by``, and with the fold models' logits before
+    temperature scaling (T = 1), against the flips; (c) for comparison."""
+    import warnings
+
+    from classlab.labels.calibration import softmax
+    from cleanlab.filter import find_label_issues
+
+    for path in sorted(Path(argv[0]).glob("*.npz")):
+        d = np.load(path)
+        raw = d["oos_logits"] * d["temperatures"][d["fold_of"] - 1][:, None]
+        probs = {"calibrated": softmax(d["oos_logits"]), "T=1": softmax(raw)}
+        print(f"{path.stem}: {len(d['flipped'])} flips", flush=True)
+        for (name, p), how in ((x, f) for x in probs.items() for f in FILTERS):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mask = find_label_issues(d["noisy"], p, filter_by=how)
+            r = scores(d["flipped"], mask, np.arange(0))
+            print(
+                f"  {name:10s} {how:20s} flagged {r['flagged']:5d} "
+                f"P {r['precision']:.3f} R {r['recall']:.3f}",
+                flush=True,
+            )
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["speed"]:
         return speed(argv[1:])
+    if argv[:1] == ["variants"]:
+        return variants(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mnist-dir", default=MNIST)
     p.add_argument("--train-size", type=int, default=60000)
@@ -235,6 +295,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=51)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="append each row as a JSON line")
+    p.add_argument("--save", default=None, help="a folder: each setting's arrays (.npz)")
     args = p.parse_args(argv)
     import torch
     from classlab import defaults

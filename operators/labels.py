@@ -20,6 +20,9 @@ from .common import (
     target_view,
 )
 from .results import summary_output
+from .shards import sharded, shards_form
+
+OOS_FOLDS_PARAM = "_oos_folds"  # a shard's folds (1-based), set by operators.shards' split
 
 ACTIONS = {
     "suggested": "Accept the suggested label",
@@ -95,6 +98,7 @@ class ComputeOosPredictions(foo.Operator):
             label="Predict the rest of the view with the fold ensemble (e.g. test)",
         )
         inputs.bool("overwrite", default=False, label="Replace an existing run")
+        shards_form(inputs, ctx)
         run_key = param(ctx, "run_key", defaults.OOS_RUN_KEY)
         if check(key, check_key, run_key, "run_key") is None:
             return types.Property(inputs)
@@ -102,7 +106,7 @@ class ComputeOosPredictions(foo.Operator):
             return types.Property(inputs)
         if ctx.dataset is not None:
             notice = inputs.view("checks", types.Notice(label="Checks"))
-            check(notice, check_oos_args, target_view(ctx), *_oos_args(ctx), _options(ctx))
+            check(notice, check_oos_args, target_view(ctx), **oos_check_args(ctx))
         return types.Property(inputs, view=types.View(label="ClassLab: out-of-sample predictions"))
 
     def resolve_output(self, ctx):
@@ -116,12 +120,13 @@ class ComputeOosPredictions(foo.Operator):
             ),
         )
 
+    @sharded("compute_oos_predictions")
     def execute(self, ctx):
         from classlab.labels.oos import compute_oos_predictions
+        from classlab.labels.oos_shards import compute_oos_folds
 
         run_key, label_field, pred_field, tags, k, overwrite = _oos_args(ctx)
-        return compute_oos_predictions(
-            ctx.target_view(),
+        common = dict(
             run_key=run_key,
             label_field=label_field,
             pred_field=pred_field,
@@ -129,9 +134,15 @@ class ComputeOosPredictions(foo.Operator):
             num_folds=k,
             seed=param(ctx, "seed", defaults.SPLIT_SEED),
             config=_options(ctx),
+            progress=progress(ctx),
+        )
+        if ctx.params.get(OOS_FOLDS_PARAM):  # one shard of shards=N: its folds only
+            return compute_oos_folds(ctx.target_view(), ctx.params[OOS_FOLDS_PARAM], **common)
+        return compute_oos_predictions(
+            ctx.target_view(),
             predict_others=bool(param(ctx, "predict_others", True)),
             overwrite=overwrite,
-            progress=progress(ctx),
+            **common,
         )
 
 
@@ -143,6 +154,20 @@ def _oos_args(ctx):
         list(param(ctx, "tags", [defaults.TRAIN_TAG, defaults.VAL_TAG])),
         param(ctx, "num_folds", defaults.OOS_FOLDS),
         bool(param(ctx, "overwrite", False)),
+    )
+
+
+def oos_check_args(ctx) -> dict:
+    """The keyword arguments of :func:`check_oos_args` for this request."""
+    run_key, label_field, pred_field, tags, k, overwrite = _oos_args(ctx)
+    return dict(
+        run_key=run_key,
+        label_field=label_field,
+        pred_field=pred_field,
+        tags=tags,
+        num_folds=k,
+        config=_options(ctx),
+        overwrite=overwrite,
     )
 
 

@@ -15,7 +15,9 @@ index, evaluation) on the whole view. Workers (``fiftyone delegated launch``)
 on any machine that shares the database and the media run the shards.
 
 Another operator joins with :func:`register` (a ``prepare(ctx, view) -> shard
-params`` check and an optional ``finish(ctx, view, progress) -> dict``).
+params`` check and an optional ``finish(ctx, view, progress) -> dict``). An operator
+whose shards are not id ranges gives a ``split``: ``compute_oos_predictions``'s shards
+are its K folds, each trained over the whole view (:mod:`classlab.labels.oos_shards`).
 """
 
 from __future__ import annotations
@@ -114,11 +116,12 @@ def queue_shards(ctx, name: str, uri: str, n: int) -> dict:
         ranges = core.plan_shards(view, n)
         pieces = [(core.shard_view(view, r.lo, r.hi), {}) for r in ranges]
     else:
-        ranges, pieces = [], [(view, p) for p in spec.split(ctx, view, n)]
+        ranges, pieces = [], [(view.view(), p) for p in spec.split(ctx, view, n)]
     group = core.start_group(ctx.dataset, name, len(pieces), ranges)
     base = {k: v for k, v in ctx.params.items() if k != "view_target"}
     # what the final step needs: the whole view and the caller's switches
-    info = {"group": group, "view": view._serialize()}
+    # (a Dataset target serializes as the dataset's document: its view has no stages)
+    info = {"group": group, "view": view.view()._serialize()}
     info["restore"] = {k: base.get(k) for k in spec.switches}
     service, ops = DelegatedOperationService(), []
     for i, (part, own) in enumerate(pieces):
@@ -280,3 +283,46 @@ register("zero_shot_classify", _prepare_zero_shot, _finish_zero_shot, {"evaluate
 # the outputs were checked on the whole view (with the caller's overwrite): a shard
 # may then write beside what a sibling wrote
 register("apply_lenet", _prepare_apply, _finish_apply, {"evaluate": False, "overwrite": True})
+
+
+def _prepare_oos(ctx, view) -> dict:
+    from classlab.labels.oos import check_oos_args
+
+    from .labels import oos_check_args
+
+    check_oos_args(view, **oos_check_args(ctx))
+    return {}
+
+
+def _split_oos(ctx, view, n: int) -> list[dict]:
+    """The folds are the shards: each trains its folds over the whole view."""
+    from classlab.labels.oos import check_num_folds
+    from classlab.labels.oos_shards import split_folds
+
+    from .labels import OOS_FOLDS_PARAM
+
+    k = check_num_folds(param(ctx, "num_folds", defaults.OOS_FOLDS))
+    return [{OOS_FOLDS_PARAM: folds} for folds in split_folds(k, n)]
+
+
+def _finish_oos(ctx, view, report) -> dict:
+    from classlab.labels.oos_shards import finish_oos_predictions
+
+    from .labels import oos_check_args
+
+    args = oos_check_args(ctx)
+    args.pop("overwrite")  # checked by the parent; the folds are now this run's
+    return finish_oos_predictions(
+        view,
+        **args,
+        seed=param(ctx, "seed", defaults.SPLIT_SEED),
+        predict_others=bool(param(ctx, "predict_others", True)),
+        progress=report,
+    )
+
+
+# K folds over N shards; each shard may replace what a sibling (or the run it
+# replaces) wrote: the caller's overwrite was checked on the whole view
+register(
+    "compute_oos_predictions", _prepare_oos, _finish_oos, {"overwrite": True}, split=_split_oos
+)

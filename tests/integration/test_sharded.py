@@ -1,7 +1,8 @@
-"""``shards=N``: long operators queued as N delegated operations over disjoint id ranges,
-run by two ``fiftyone delegated launch`` workers against the session's standalone
-mongod; the shard that completes a group runs the whole-view step (map, similarity
-index, evaluation). The results equal an unsharded run on an identical copy."""
+"""``shards=N``: long operators queued as N delegated operations over disjoint id ranges
+(compute_oos_predictions: over its folds), run by two ``fiftyone delegated launch``
+workers against the session's standalone mongod; the shard that completes a group runs
+the whole-view step (map, similarity index, evaluation, the OOS fold ensemble). The
+results equal an unsharded run on an identical copy."""
 
 from __future__ import annotations
 
@@ -140,3 +141,66 @@ def test_sharded_request_is_checked_before_queueing(twins, execute):
         execute("apply_lenet", view=a, params={"run_key": "m", "shards": 0})
     assert len(DelegatedOperationService().list_operations(dataset_name=a.name)) == before
     assert records.list_records(a, shards.KIND) == {} and not a.has_field("lenet")
+
+
+@pytest.fixture
+def oos_twins(mnist_base):
+    """Two persistent identical copies of mnist_base split 240 train / 60 val / 300 test."""
+    from classlab.data.splits import split_dataset
+
+    a = mnist_base.clone(f"oos-sharded-{uuid.uuid4().hex[:8]}", persistent=True)
+    split_dataset(a.match_tags("train"), {"train": 0.8, "val": 0.2}, overwrite=True)
+    b = a.clone(f"oos-unsharded-{uuid.uuid4().hex[:8]}", persistent=True)
+    yield a, b
+    a.delete(), b.delete()
+
+
+def test_oos_folds_as_shards_equal_to_unsharded(oos_twins, workers, execute):
+    """compute_oos_predictions' shards are its folds (3 folds over 2 shards: [1, 2], [3]),
+    each trained over the whole view; the final step predicts test by the ensemble."""
+    import torch
+    from classlab.lenet.registry import load_model
+
+    a, b = oos_twins
+    params = {
+        "num_folds": 3,
+        "seed": 5,
+        "epochs": 1,
+        "batch_size": 64,
+        "device": "cpu",
+        "config": {"architecture": "lenet5", "num_workers": 1},
+    }
+    whole = execute("compute_oos_predictions", view=b, params=params).result
+    res = execute("compute_oos_predictions", view=a, params=dict(params, shards=2)).result
+    assert res["num_shards"] == 2 and len(res["operations"]) == 2 and res["ranges"] == []
+    assert not a.has_field("lenet_oos")  # queued, not run
+
+    workers.start("-a"), workers.start("-b")
+    ops = workers.wait(res["operations"])
+    a.reload()
+    for i in res["operations"]:
+        assert str(ops[i].run_state) == "completed", ops[i].result
+    ran = [ops[i].result.result for i in res["operations"]]
+    assert sorted(f for r in ran for f in r["folds"]) == whole["folds"]
+    assert sum(r["num_samples"] for r in ran) == 300  # each train/val sample once
+    with_final = [r for r in ran if "final" in r]
+    assert len(with_final) == 1 and shards.group_status(a, res["group"])["done"] == [0, 1]
+    final = with_final[0]["final"]
+    timing = ("seconds", "fold_seconds")
+    assert {k: v for k, v in final.items() if k not in timing} == {
+        k: v for k, v in whole.items() if k not in timing
+    }
+    assert final["num_others"] == 300 and records.get_record(a, "oos", "lenet_oos")["folds"] == [
+        "lenet_oos-fold1",
+        "lenet_oos-fold2",
+        "lenet_oos-fold3",
+    ]
+    # the same fold models, bit for bit (trained in the workers: each fold seeds its own
+    # training; same CPU, same thread count), and so the same predictions
+    for key in whole["folds"]:
+        wa, wb = load_model(a, key)[0].state_dict(), load_model(b, key)[0].state_dict()
+        assert all(torch.equal(wa[name], w) for name, w in wb.items()), key
+    for path in ("lenet_oos.label", "lenet_oos.fold", "lenet_oos.confidence"):
+        assert a.values(path) == b.values(path), path
+    za, zb = (np.stack(ds.values("lenet_oos.logits")) for ds in (a, b))
+    assert za.shape == (600, 10) and np.array_equal(za, zb)

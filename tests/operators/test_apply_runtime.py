@@ -84,3 +84,19 @@ def test_execute_refuses_onnxruntime_without_an_export(execute, models, unchange
     with unchanged(models), pytest.raises(ExecutionError, match="export it first") as e:
         execute("apply_lenet", view=view, params=params)
     assert message in str(e.value)
+
+
+def test_a_sharded_onnxruntime_request_is_checked_before_queueing(models, execute):
+    """shards=N with runtime='onnxruntime' for a model that was never exported: the
+    form's check (the core's message) refuses it before anything is queued (each shard
+    would fail)."""
+    from fiftyone.operators.delegated import DelegatedOperationService
+    from fiftyone.operators.executor import ExecutionError
+
+    svc = DelegatedOperationService()
+    before = len(svc.list_operations(dataset_name=models.name))
+    params = {"run_key": "plain", "runtime": "onnxruntime", "shards": 2, "label_field": "p"}
+    with pytest.raises(ExecutionError, match="has no ONNX file: export it first"):
+        execute("apply_lenet", view=models, params=params)
+    assert len(svc.list_operations(dataset_name=models.name)) == before
+    assert not models.has_field("p")

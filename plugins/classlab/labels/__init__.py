@@ -7,7 +7,8 @@ Public API::
     from classlab.labels import fix_labels, revert_label_fixes, mark_labels_ok
 
 ``compute_oos_predictions`` writes calibrated out-of-sample predictions
-(:mod:`classlab.labels.oos`); ``find_label_issues`` scores every label and flags
+(:mod:`classlab.labels.oos`; ``shards=N`` shares its folds among delegated
+operations: :mod:`classlab.labels.oos_shards`); ``find_label_issues`` scores every label and flags
 the likely wrong ones with a suggested label (:mod:`classlab.labels.issues`);
 ``fix_labels`` / ``revert_label_fixes`` / ``mark_labels_ok`` review them with a
 history and an exact undo (:mod:`classlab.labels.fixes`).

@@ -18,7 +18,8 @@ keys, plus temperatures, sizes and the out-of-sample accuracy). Each prediction
 carries ``fold`` (``k``, or 0 for a sample predicted by the ensemble).
 
 Nothing is written before every fold has trained: a failure leaves the dataset as
-it was.
+it was. (``shards=N`` trains the folds in N delegated operations that each write
+their own folds: :mod:`classlab.labels.oos_shards`.)
 """
 
 from __future__ import annotations
@@ -247,18 +248,40 @@ def cross_validate(x, y, plan: OosPlan, seed: int, progress: ProgressFn | None =
     return logits, fold_of, folds
 
 
-def _ensemble_logits(folds, x, plan: OosPlan) -> np.ndarray:
-    """Logits of the mean calibrated probabilities of every fold model on ``x``."""
+def ensemble_logits(members, x, plan: OosPlan) -> np.ndarray:
+    """Logits of the mean calibrated probabilities on ``x`` of ``members``: the fold
+    models as ``(model, temperature)`` pairs, in fold order."""
     from classlab.labels.calibration import log_mean_probs, softmax
     from classlab.lenet.train import predict
 
     cfg = plan.cfg
     probs = []
-    for fold in folds:
-        model = fold.fit.model.to(plan.device)
+    for model, temperature in members:
+        model = model.to(plan.device)
         z = predict(model, x, cfg.eval_batch_size, plan.device, cfg.amp).cpu().numpy()
-        probs.append(softmax(z, fold.temperature))
+        probs.append(softmax(z, temperature))
     return log_mean_probs(probs)
+
+
+def run_summary(plan: OosPlan, args: dict, counts: tuple, accuracy: float, folds: list) -> dict:
+    """The result (and, with ``config``, the ``oos/<run>`` record) of an OOS run, sharded
+    or not: ``args`` = run_key, pred_field, label_field, tags, seed; ``counts`` =
+    (cross-validated samples, others); ``folds``: ``(temperature, epochs run)`` per fold."""
+    return {
+        "run_key": args["run_key"],
+        "pred_field": args["pred_field"],
+        "label_field": args["label_field"],
+        "tags": list(args["tags"]),
+        "folds": plan.fold_keys,
+        "num_folds": plan.num_folds,
+        "seed": int(args["seed"]),
+        "classes": plan.classes,
+        "num_samples": counts[0],
+        "num_others": counts[1],
+        "accuracy": accuracy,
+        "temperatures": [t for t, _ in folds],
+        "epochs_run": [n for _, n in folds],
+    }
 
 
 def _decode(plan: OosPlan, label_field: str, predict_others: bool, report):
@@ -321,7 +344,7 @@ def compute_oos_predictions(
     del x, y
     if ox is not None:
         report(0.9, f"predicting {len(oids)} other samples with the fold ensemble", force=True)
-        ologits = _ensemble_logits(folds, ox, plan)
+        ologits = ensemble_logits([(f.fit.model, f.temperature) for f in folds], ox, plan)
         ids, logits = list(ids) + list(oids), np.concatenate([logits, ologits])
         fold_of = np.concatenate([fold_of, np.zeros(len(oids), dtype=np.int64)])
     dataset = view._dataset
@@ -331,22 +354,11 @@ def compute_oos_predictions(
     )
     n_cv = len(y_np)
     acc = float((logits[:n_cv].argmax(1) == y_np).mean())
-    out = {
-        "run_key": run_key,
-        "pred_field": pred_field,
-        "label_field": label_field,
-        "tags": list(tags),
-        "folds": plan.fold_keys,
-        "num_folds": plan.num_folds,
-        "seed": int(seed),
-        "classes": plan.classes,
-        "num_samples": n_cv,
-        "num_others": len(oids),
-        "accuracy": acc,
-        "temperatures": [f.temperature for f in folds],
-        "epochs_run": [len(f.fit.history) for f in folds],
-        "seconds": time.perf_counter() - t0,
-    }
+    args = dict(run_key=run_key, pred_field=pred_field, label_field=label_field)
+    args.update(tags=tags, seed=seed)
+    per_fold = [(f.temperature, len(f.fit.history)) for f in folds]
+    out = run_summary(plan, args, (n_cv, len(oids)), acc, per_fold)
+    out["seconds"] = time.perf_counter() - t0
     records.set_record(dataset, KIND, run_key, {**out, "config": plan.cfg.to_dict()})
     report(1.0, f"{n_cv} out-of-sample predictions in {pred_field!r}, accuracy {acc:.4f}", True)
     return out

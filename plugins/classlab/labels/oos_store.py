@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from classlab import records
-from classlab.labels.oos import KIND, WRITE_CHUNK, FoldResult, OosPlan
+from classlab.labels.oos import KIND, WRITE_CHUNK, FoldResult, OosPlan, fold_key
 
 
 def _fold_record(fold: FoldResult, plan: OosPlan, run_key, label_field, pred_field) -> dict:
@@ -40,14 +40,16 @@ def _fold_record(fold: FoldResult, plan: OosPlan, run_key, label_field, pred_fie
     }
 
 
-def commit_folds(dataset, run_key, plan: OosPlan, folds, label_field, pred_field, overwrite):
-    """Writes each fold's checkpoint and registry record; removes the folds of an older
-    run of ``run_key`` that this one does not replace."""
-    from classlab.lenet import registry
+def commit_folds(
+    dataset, run_key, plan: OosPlan, folds, label_field, pred_field, overwrite, prune=True
+):
+    """Writes each fold's checkpoint and registry record (``folds``: all K, or one
+    shard's); with ``prune``, removes the folds of an older run of ``run_key`` that
+    this one does not replace."""
     from classlab.lenet.checkpoints import commit
 
-    old = (records.get_record(dataset, KIND, run_key) or {}).get("folds") or []
-    for fold, key in zip(folds, plan.fold_keys):
+    for fold in folds:
+        key = fold_key(run_key, fold.k)
         model = fold.fit.model.cpu()
         payload = {
             "state_dict": model.state_dict(),
@@ -57,7 +59,17 @@ def commit_folds(dataset, run_key, plan: OosPlan, folds, label_field, pred_field
         }
         rec = _fold_record(fold, plan, run_key, label_field, pred_field)
         commit(dataset, key, payload, rec, overwrite)
-    for key in set(old) - set(plan.fold_keys):
+    if prune:
+        prune_folds(dataset, run_key, plan.fold_keys)
+
+
+def prune_folds(dataset, run_key, keep) -> None:
+    """Deletes the fold models of the older ``oos/<run_key>`` record that are not in
+    ``keep`` (a rerun with fewer folds)."""
+    from classlab.lenet import registry
+
+    old = (records.get_record(dataset, KIND, run_key) or {}).get("folds") or []
+    for key in sorted(set(old) - set(keep)):
         if key in registry.list_models(dataset):
             registry.delete_model(dataset, key, delete_checkpoint=True)
 
