@@ -229,36 +229,7 @@ def _launch_app(args, dataset_name: str) -> int:
         session.wait(-1)
     except KeyboardInterrupt:
         pass
-    stop_app_server(session.server_port)
     return 0
-
-
-def stop_app_server(port: int, timeout: float = 10.0) -> None:
-    """Stops the App server of ``port`` that this process started, waiting at most
-    ``timeout`` seconds for its graceful shutdown before killing it and its children.
-
-    FiftyOne stops it when the session is garbage-collected, but waits without a bound,
-    and an App tab still connected can hold the server's graceful shutdown: Ctrl+C must
-    end the main job promptly. FiftyOne has no public call for this, so its registry of
-    started servers (``_server_services``, FiftyOne 1.x) is used; the server is removed
-    from it so that FiftyOne does not wait for it again at exit.
-    """
-    import psutil
-    from fiftyone.core.session import session as fo_session
-
-    service = fo_session._server_services.pop(port, None)
-    if service is None:
-        return
-    service.child.stdin.close()  # FiftyOne's own stop signal to its service wrapper
-    try:
-        service.child.wait(timeout)
-    except psutil.TimeoutExpired:
-        for proc in service.child.children(recursive=True) + [service.child]:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        service.child.wait(timeout)
 
 
 if __name__ == "__main__":
