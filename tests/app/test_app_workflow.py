@@ -81,6 +81,10 @@ def test_main_job_opens_app_with_comparison_panel(mnist_dir, dataset_name, page,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(os.environ),
+            # as in a terminal, Ctrl+C reaches the job: a test run started in the
+            # background (`cmd &` without job control) ignores SIGINT, and a child
+            # inherits that, so Python would install no KeyboardInterrupt handler
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         url = f"http://127.0.0.1:{port}/"
