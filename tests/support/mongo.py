@@ -38,14 +38,21 @@ def start_private_mongod(db_dir: Path) -> str:
             "--logpath",
             str(db_dir / "mongod.log"),
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=open(db_dir / "mongod.stdout", "ab"),  # noqa: SIM115 - the child holds it
         stderr=subprocess.STDOUT,
     )
     atexit.register(lambda: (proc.terminate(), proc.wait(30)))  # before earlier-registered exits
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mongod exited ({proc.returncode}); see {db_dir}/mongod.log")
+            out = (db_dir / "mongod.stdout").read_text(errors="replace").strip()[-2000:]
+            hint = ""
+            if proc.returncode == 127:
+                hint = " (127: a shared library is missing; run ./run.sh setup)"
+            raise RuntimeError(
+                f"mongod exited ({proc.returncode}){hint}; it printed: {out or '(nothing)'}; "
+                f"see also {db_dir}/mongod.log"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return f"mongodb://127.0.0.1:{port}/"
