@@ -7,14 +7,17 @@ written once by ``classlab.data.mnist.load_mnist``, the 4x dataset is added with
 operator in a FRESH process (so that one operator's peak is not hidden by
 another's): CLIP embeddings (the tests' tiny config, random weights), zero-shot
 (reusing the stored embeddings, with evaluation), apply of a 1-epoch LeNet-5,
-hardness + mistakenness, uniqueness (FiftyOne Brain: needs every vector at once),
-and augmentation of 2% of the samples. For each it prints wall time, CPU time,
-peak RSS (the process and its loader workers) and the MongoDB server's peak RSS,
-and the large/small ratios against the goals (time <= 4.4x, peak RSS <= +10%).
+hardness + mistakenness, uniqueness and representativeness (ClassLab's bounded
+method, ``embedding_method="bounded"``; ``uniqueness_brain`` and
+``representativeness_brain`` run FiftyOne Brain's own, which needs every vector at
+once, when named in ``--ops``), and augmentation of 2% of the samples. For each it
+prints wall time, CPU time, peak RSS (the process and its loader workers) and the
+MongoDB server's peak RSS, and the large/small ratios against the goals (time <= 4.4x,
+peak RSS <= +10%).
 
     .venv/bin/python benchmarks/scale.py --small 7000            # 7,000 vs 28,000
     .venv/bin/python benchmarks/scale.py --small 7000 --chunk-size 1000   # both sizes multi-chunk
-    .venv/bin/python benchmarks/scale.py --small 70000 --skip uniqueness
+    .venv/bin/python benchmarks/scale.py --small 70000 --skip uniqueness representativeness
     .venv/bin/python benchmarks/scale.py --small 70000 --ops embeddings uniqueness apply \
         --dir /tmp/scale-70k --timeout 1800    # in this order; datasets kept and reused
 
@@ -35,7 +38,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPS = ("embeddings", "zero_shot", "apply", "scores", "uniqueness", "augment")
+OPS = (
+    "embeddings",
+    "zero_shot",
+    "apply",
+    "scores",
+    "uniqueness",
+    "representativeness",
+    "augment",
+    "uniqueness_brain",
+    "representativeness_brain",
+)
+DEFAULT_OPS = OPS[:7]  # FiftyOne Brain's own (N^2 k-NN) only when asked for
 GOAL_TIME, GOAL_RSS = 4.4, 1.10
 AUGMENT_FRACTION = 0.02
 
@@ -182,8 +196,11 @@ def _call(op: str, ds):
         return lambda: apply_lenet(ds, "m", label_field="lenet", eval_key="eval_lenet")
     if op == "scores":
         return lambda: compute_sample_scores(ds, ["hardness", "mistakenness"], "lenet")
-    if op == "uniqueness":
-        return lambda: compute_sample_scores(ds, ["uniqueness"], embeddings_field="clip_embeddings")
+    if op.startswith(("uniqueness", "representativeness")):
+        score, _, method = op.partition("_")  # "uniqueness" (bounded), "uniqueness_brain"
+        return lambda: compute_sample_scores(
+            ds, [score], embeddings_field="clip_embeddings", embedding_method=method or "bounded"
+        )
     if op == "augment":
         src = ds.match_tags("train").take(int(AUGMENT_FRACTION * len(ds)), seed=51)
         return lambda: augment_samples(src, run_key="scale", overwrite=True)
@@ -292,7 +309,7 @@ def main() -> None:
     _isolate(keep)
     sizes = build(str(args.mnist_dir), args.small, keep)
     results = {}
-    for op in (o for o in (args.ops or OPS) if o not in args.skip):
+    for op in (o for o in (args.ops or DEFAULT_OPS) if o not in args.skip):
         small = child(op, sizes["small"][0], args.timeout or None)
         large = (
             {"error": "skipped (the small size failed)"}

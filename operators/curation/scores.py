@@ -6,7 +6,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 from classlab import defaults
 
-from ..common import check, config, param, progress
+from ..common import check, config, dropdown, param, progress
 from ._forms import errors_on_top, field_inputs, field_or_default, seconds, summary
 
 SCORE_HELP = {
@@ -25,7 +25,21 @@ def _score_params(ctx) -> dict:
         pred_field=field_or_default(ctx, "pred_field", defaults.LENET_FIELD),
         gt_field=param(ctx, "gt_field", defaults.GROUND_TRUTH),
         embeddings_field=field_or_default(ctx, "embeddings_field", defaults.CLIP_EMBEDDINGS),
+        embedding_method=param(ctx, "embedding_method", "auto"),
     )
+
+
+EMBEDDING_METHOD_HELP = {
+    "auto": (
+        "auto",
+        f"FiftyOne Brain up to {defaults.BRAIN_EMBEDDING_SCORES_MAX:,} samples, bounded above",
+    ),
+    "brain": ("FiftyOne Brain (exact)", "every vector in memory; k-NN time grows as N^2"),
+    "bounded": (
+        "bounded (chunked, approximate)",
+        "faiss HNSW k-NN / mini-batch k-means, read in chunks: for large views",
+    ),
+}
 
 
 class ComputeSampleScores(foo.Operator):
@@ -56,11 +70,21 @@ class ComputeSampleScores(foo.Operator):
                 view=choices,
             ),
             **field_inputs(inputs, ctx, "For uniqueness and representativeness"),
+            "embedding_method": dropdown(
+                inputs,
+                "embedding_method",
+                list(defaults.EMBEDDING_METHODS),
+                "auto",
+                "Uniqueness/representativeness method",
+                "How uniqueness and representativeness are computed",
+                choices=EMBEDDING_METHOD_HELP,
+            ),
         }
         if ctx.dataset is not None:
             view, a = ctx.target_view(), _score_params(ctx)
             counts = sc.score_counts(view, a["pred_field"], a["embeddings_field"])  # one pass
             n = counts["n"]
+            check(props["embedding_method"], sc.check_embedding_method, a["embedding_method"])
             chosen = check(props["scores"], sc.check_scores, view, a["scores"], n)
             if chosen:
                 check(

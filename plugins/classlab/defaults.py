@@ -121,6 +121,11 @@ GRADCAM_STORAGE = ("database", "png")
 # Bounded memory: long operators read ids/values and write results this many samples
 # at a time (classlab.chunks), so their peak memory does not grow with the view
 CHUNK_SIZE = 10_000
+# Uniqueness and representativeness: "brain" (FiftyOne Brain's exact computation, every
+# vector in memory, k-NN time ~N^2), "bounded" (classlab.curation.bounded: chunked,
+# approximate k-NN / mini-batch k-means), or "auto": brain up to this many samples
+EMBEDDING_METHODS = ("auto", "brain", "bounded")
+BRAIN_EMBEDDING_SCORES_MAX = 100_000
 
 # Backbones (classlab.lenet.backbones), CPU latency and ONNX export (classlab.lenet.export)
 MODEL_ARCHITECTURE = "resnet18"  # train_model's default architecture

@@ -239,6 +239,12 @@ BAD_VALUES = [
         _scores(scores=["uniqueness"], embeddings_field="nope"),
     ),
     (
+        "compute_sample_scores",
+        dict(scores=["uniqueness"], embeddings_field="clip_embeddings", embedding_method="fast"),
+        "embedding_method",
+        _scores(scores=["uniqueness"], embeddings_field="clip_embeddings", embedding_method="fast"),
+    ),
+    (
         "tag_samples_to_fix",
         dict(low_confidence_bottom=2.0),
         "low_confidence_bottom",
@@ -524,3 +530,26 @@ def test_delete_result_view(curation_ds):
         {"run_key": "a", "deleted_samples": 4, "deleted_files": 4},
     )
     assert _headline(out) == "Deleted the run 'a': 4 sample(s) and 4 image file(s)"
+
+
+def test_bounded_scores_through_the_operator(execute, curation_ds):
+    """``embedding_method="bounded"`` from the SDK: both scores, brain runs, records."""
+    from classlab import records
+
+    res = execute(
+        "compute_sample_scores",
+        dataset=curation_ds,
+        params=dict(
+            scores=["uniqueness", "representativeness"],
+            embeddings_field="clip_embeddings",
+            embedding_method="bounded",
+        ),
+    )
+    assert set(res.result["fields"].values()) == {
+        "clip_embeddings_uniqueness",
+        "clip_embeddings_representativeness",
+    }
+    for field in res.result["fields"].values():
+        assert curation_ds.exists(field).count() == 600
+        assert field in curation_ds.list_brain_runs()
+        assert records.get_record(curation_ds, "scores", field)["method"] == "bounded"

@@ -144,6 +144,19 @@ def check_embeddings(
         )
 
 
+def check_embedding_method(method: Optional[str]) -> str:
+    """``embedding_method`` is one of :data:`classlab.defaults.EMBEDDING_METHODS`."""
+    method = "auto" if method is None else method
+    if method not in defaults.EMBEDDING_METHODS:
+        raise InputError(
+            f"embedding_method: {method!r} is not a method; choose one of "
+            f"{', '.join(defaults.EMBEDDING_METHODS)} ('auto': FiftyOne Brain's exact "
+            f"computation up to {defaults.BRAIN_EMBEDDING_SCORES_MAX:,} samples, ClassLab's "
+            "bounded-memory one above)"
+        )
+    return method
+
+
 def check_sample_count(view, score: str, n: Optional[int] = None) -> None:
     """Representativeness needs at least as many samples as brain's k-means clusters
     (``n``: the view's size, when the caller has counted it)."""
@@ -232,9 +245,11 @@ def validate_scores(
     pred_field: Optional[str] = None,
     gt_field: str = defaults.GROUND_TRUTH,
     embeddings_field: Optional[str] = None,
+    embedding_method: Optional[str] = "auto",
 ) -> list[str]:
     """Every check of a combined request, computing nothing (one counting pass over
     the view); returns the score list."""
+    check_embedding_method(embedding_method)
     counts = score_counts(view, pred_field, embeddings_field)
     scores = check_scores(view, scores, counts["n"])
     check_gt_field(view, gt_field, scores, pred_field)  # first: "pred_field is the gt" is clearest

@@ -33,6 +33,7 @@ from classlab.chunks import iter_chunks, sorted_by_id, vectors
 from classlab.chunks import write as write_values
 from classlab.curation.indexes import ensure_score_indexes
 from classlab.curation.score_checks import (
+    check_embedding_method,
     check_embeddings,
     check_gt_field,
     check_output,
@@ -222,26 +223,84 @@ def compute_mistakenness(
     return out
 
 
-def _embedding_score(view, score: str, embeddings_field: str, progress) -> str:
+def _embedding_score(
+    view, score: str, embeddings_field: str, progress, method: str = "auto", n=None
+) -> str:
     out = check_output(view, score_field(score, embeddings_field), score)
     check_embeddings(view, embeddings_field, score)
-    check_sample_count(view, score)
-    import fiftyone.brain as fob
-
-    fn = fob.compute_uniqueness if score == "uniqueness" else fob.compute_representativeness
+    n = len(view) if n is None else n
+    check_sample_count(view, score, n)
+    method = resolve_embedding_method(method, n)
     p = as_progress(progress)
-    # brain needs every vector at once (its k-NN index): read them once, chunk by
-    # chunk, into ONE float32 array (rows in id order, as the sorted view), not lists
-    emb = vectors(view, embeddings_field)
-    fn(sorted_by_id(view), out, embeddings=emb, progress=_brain_progress(p, out))
-    _record(view, out, score, embeddings_field)
+    if method == "bounded":
+        _bounded_score(view, score, embeddings_field, out, p)
+    else:
+        import fiftyone.brain as fob
+
+        fn = fob.compute_uniqueness if score == "uniqueness" else fob.compute_representativeness
+        # brain needs every vector at once (its k-NN index): read them once, chunk by
+        # chunk, into ONE float32 array (rows in id order, as the sorted view), not lists
+        emb = vectors(view, embeddings_field)
+        fn(sorted_by_id(view), out, embeddings=emb, progress=_brain_progress(p, out))
+    _record(view, out, score, embeddings_field, method=method)
     return out
 
 
+def _bounded_score(view, score: str, embeddings_field: str, out: str, p) -> None:
+    """:mod:`classlab.curation.bounded`'s chunked computation, registered as brain's own
+    run (``UniquenessConfig``/``RepresentativenessConfig``) so brain's run list, info and
+    deletion treat it like ``fob.compute_<score>``; values written one chunk at a time."""
+    import fiftyone as fo
+
+    from classlab.curation import bounded
+
+    if score == "uniqueness":
+        from fiftyone.brain.internal.core.uniqueness import UniquenessConfig as Config
+
+        values_of = bounded.uniqueness_values
+    else:
+        from fiftyone.brain.internal.core.representativeness import (
+            RepresentativenessConfig as Config,
+        )
+
+        values_of = bounded.representativeness_values
+    # everything is computed (and every vector checked) before the first write
+    ids, values, _info = values_of(view, embeddings_field, p.stage(0.0, 0.9))
+    method = Config(out, embeddings_field=embeddings_field).build()
+    method.ensure_requirements()
+    method.register_run(view, out, cleanup=False)
+    if not view._dataset.has_field(out):
+        view._dataset.add_sample_field(out, fo.FloatField)
+    step = defaults.CHUNK_SIZE
+    for start in range(0, len(values), step):
+        stop = min(len(values), start + step)
+        write_values(view, out, dict(zip(ids.slice(start, stop), values[start:stop].tolist())))
+        fault("scores_after_values")
+        p(0.9 + 0.1 * stop / len(values), f"{out}: writing")
+    method.save_run_results(view, out, None)
+
+
+def resolve_embedding_method(method: Optional[str], n: int) -> str:
+    """``"brain"`` or ``"bounded"`` for ``method`` on a view of ``n`` samples (``"auto"``:
+    brain's exact computation up to :data:`classlab.defaults.BRAIN_EMBEDDING_SCORES_MAX`
+    samples, the chunked one above)."""
+    method = check_embedding_method(method)
+    if method == "auto":
+        return "brain" if n <= defaults.BRAIN_EMBEDDING_SCORES_MAX else "bounded"
+    return method
+
+
 def compute_uniqueness(
-    view, embeddings_field: str = defaults.CLIP_EMBEDDINGS, progress: Optional[ProgressFn] = None
+    view,
+    embeddings_field: str = defaults.CLIP_EMBEDDINGS,
+    progress: Optional[ProgressFn] = None,
+    embedding_method: str = "auto",
 ) -> str:
     """Uniqueness of each sample from the embeddings stored in ``embeddings_field``.
+
+    ``embedding_method``: ``"brain"`` (FiftyOne Brain's exact k-NN), ``"bounded"``
+    (:mod:`classlab.curation.bounded`: chunked, approximate k-NN) or ``"auto"`` (brain up
+    to :data:`classlab.defaults.BRAIN_EMBEDDING_SCORES_MAX` samples).
 
     Returns:
         the output field (and brain key), ``<embeddings_field>_uniqueness``
@@ -250,18 +309,26 @@ def compute_uniqueness(
         FieldError: the embeddings field is missing or some samples have no embedding
             (say which operator to run first; no model is ever downloaded)
     """
-    return _embedding_score(view, "uniqueness", embeddings_field, progress)
+    return _embedding_score(view, "uniqueness", embeddings_field, progress, embedding_method)
 
 
 def compute_representativeness(
-    view, embeddings_field: str = defaults.CLIP_EMBEDDINGS, progress: Optional[ProgressFn] = None
+    view,
+    embeddings_field: str = defaults.CLIP_EMBEDDINGS,
+    progress: Optional[ProgressFn] = None,
+    embedding_method: str = "auto",
 ) -> str:
     """Representativeness (closeness to k-means cluster centres) from ``embeddings_field``.
+
+    ``embedding_method``: as :func:`compute_uniqueness` (``"bounded"``: mini-batch k-means
+    fitted chunk by chunk).
 
     Returns:
         the output field (and brain key), ``<embeddings_field>_representativeness``
     """
-    return _embedding_score(view, "representativeness", embeddings_field, progress)
+    return _embedding_score(
+        view, "representativeness", embeddings_field, progress, embedding_method
+    )
 
 
 def compute_sample_scores(
@@ -271,6 +338,7 @@ def compute_sample_scores(
     gt_field: str = defaults.GROUND_TRUTH,
     embeddings_field: Optional[str] = defaults.CLIP_EMBEDDINGS,
     progress: Optional[ProgressFn] = None,
+    embedding_method: str = "auto",
 ) -> dict[str, str]:
     """Computes any subset of the four scores in one call, validating all of them first.
 
@@ -281,6 +349,10 @@ def compute_sample_scores(
         gt_field: ground truth (mistakenness)
         embeddings_field: embeddings already on the samples (uniqueness, representativeness)
         progress: optional ``fn(fraction, label)``
+        embedding_method: uniqueness and representativeness by ``"brain"`` (FiftyOne
+            Brain, exact, every vector in memory), ``"bounded"`` (chunked, approximate:
+            :mod:`classlab.curation.bounded`) or ``"auto"`` (brain up to
+            :data:`classlab.defaults.BRAIN_EMBEDDING_SCORES_MAX` samples)
 
     Returns:
         ``{score: output field}``
@@ -289,7 +361,8 @@ def compute_sample_scores(
         InputError, FieldError: from :func:`~classlab.curation.score_checks.validate_scores`,
             before anything is written
     """
-    scores = validate_scores(view, scores, pred_field, gt_field, embeddings_field)
+    scores = validate_scores(view, scores, pred_field, gt_field, embeddings_field, embedding_method)
+    n = len(view)
     p = as_progress(progress)
     out = {}
     for i, s in enumerate(scores):
@@ -300,7 +373,7 @@ def compute_sample_scores(
         elif s == "mistakenness":
             out[s] = compute_mistakenness(view, pred_field, gt_field, stage)
         else:
-            out[s] = _embedding_score(view, s, embeddings_field, stage)
+            out[s] = _embedding_score(view, s, embeddings_field, stage, embedding_method, n)
         logger.info("%s -> %s", s, out[s])
     p(1.0, "scores done", force=True)
     return out
@@ -313,6 +386,7 @@ def score_samples(
     gt_field: str = defaults.GROUND_TRUTH,
     embeddings_field: Optional[str] = defaults.CLIP_EMBEDDINGS,
     progress: Optional[ProgressFn] = None,
+    embedding_method: str = "auto",
 ) -> dict:
     """:func:`compute_sample_scores` with what it did, for a result view.
 
@@ -325,7 +399,9 @@ def score_samples(
     import fiftyone as fo
 
     start = time.perf_counter()
-    fields = compute_sample_scores(view, scores, pred_field, gt_field, embeddings_field, progress)
+    fields = compute_sample_scores(
+        view, scores, pred_field, gt_field, embeddings_field, progress, embedding_method
+    )
     seconds = time.perf_counter() - start
     names = list(fields.values())
     counts = view.aggregate([fo.Count(f) for f in names] + [fo.Count()])

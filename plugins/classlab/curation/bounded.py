@@ -1,0 +1,242 @@
+"""Uniqueness and representativeness in chunks, for views too large for FiftyOne Brain.
+
+Brain's ``compute_uniqueness`` finds each sample's 3 nearest neighbours exactly
+(scikit-learn, every vector and every neighbour array in memory; brute force above
+15,000 samples, so its time grows as N^2), and ``compute_representativeness`` runs
+scikit-learn's k-means (k=20) on every vector at once. Here the same formulas run
+on the embeddings read one chunk (:data:`classlab.defaults.CHUNK_SIZE`) at a time:
+
+- uniqueness: nearest neighbours from an approximate HNSW index (``faiss``, the
+  centred unit vectors as float32), then brain's formula as its
+  scikit-learn index computes it above 15,000 samples (see
+  :func:`uniqueness_values`), divided by its maximum over the view;
+- representativeness: ``sklearn.cluster.MiniBatchKMeans`` (k=20, brain's seed
+  1234) fitted chunk by chunk, then brain's "cluster-center" value: each sample's
+  Euclidean distance to its cluster's centre divided by the largest in that
+  cluster (brain's own formula, which ranks a cluster's outskirts highest).
+
+What grows with the view: uniqueness's index (about ``4 d + 140`` bytes a sample
+for ``d``-dimensional vectors: the vectors and the graph) and, for both, a few
+numbers and a 12-byte id per sample; never a Python list of vectors, never
+scikit-learn's neighbour arrays. Both are approximations of brain's exact values; the
+agreement is measured in tests/unit/test_bounded_scores.py and
+benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from classlab.chunks import iter_chunks
+from classlab.errors import InputError
+
+K = 3  # brain's uniqueness neighbours
+WEIGHTS = np.array([0.6, 0.3, 0.1], np.float64)  # brain's weights for the K distances
+CLUSTERS = 20  # brain's k-means k
+SEED = 1234  # brain's k-means random_state
+HNSW_M = 16
+EF_CONSTRUCTION = 40
+EF_SEARCH = 64
+KMEANS_PASSES = 3
+
+
+class _Ids:
+    """Sample ids as 12-byte rows (not Python strings), in chunk order."""
+
+    def __init__(self):
+        self._parts: list[np.ndarray] = []
+
+    def add(self, ids: list) -> None:
+        raw = np.frombuffer(b"".join(bytes.fromhex(i) for i in ids), np.uint8)
+        self._parts.append(raw.reshape(-1, 12))
+
+    def slice(self, start: int, stop: int) -> list[str]:
+        if not self._parts:
+            return []
+        rows = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+        self._parts = [rows]
+        return [r.tobytes().hex() for r in rows[start:stop]]
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._parts)
+
+
+def _rows(chunk, field: str) -> np.ndarray:
+    values = chunk[field]
+    for k, v in enumerate(values):
+        if v is None:
+            raise InputError(
+                f"embeddings_field: sample {chunk.ids[k]} has no {field!r}; compute the "
+                "embeddings for every sample of the view first"
+            )
+    flat = [np.asarray(v, np.float32).ravel() for v in values]
+    sizes = {len(v) for v in flat}
+    if len(sizes) > 1:
+        raise InputError(
+            f"embeddings_field: the vectors of {field!r} differ in length ({sorted(sizes)}); "
+            "recompute them with one model"
+        )
+    rows = np.asarray(flat, np.float32)
+    if not np.isfinite(rows).all():
+        raise InputError(
+            f"embeddings_field: {field!r} holds NaN or infinite values; recompute the embeddings"
+        )
+    return rows
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero: cosine distance 1 to everything, as
+    scikit-learn's cosine metric gives them)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as e:  # pragma: no cover - a dependency of ClassLab
+        raise InputError(
+            "embedding_method='bounded' needs the faiss-cpu package: pip install faiss-cpu"
+        ) from e
+    return faiss
+
+
+def _mean(view, field: str) -> tuple[np.ndarray, int]:
+    """The mean vector of ``field`` over the view (one chunked pass; every vector checked)."""
+    total, n = None, 0
+    for chunk in iter_chunks(view, [field]):
+        rows = _rows(chunk, field).astype(np.float64)
+        if total is None:
+            total = np.zeros(rows.shape[1])
+        elif rows.shape[1] != total.size:
+            raise InputError(
+                f"embeddings_field: the vectors of {field!r} differ in length "
+                f"({rows.shape[1]} and {total.size}); recompute them with one model"
+            )
+        total += rows.sum(axis=0)
+        n += len(rows)
+    return (total / max(n, 1) if total is not None else np.zeros(0)), n
+
+
+def uniqueness_values(
+    view, embeddings_field: str, progress: Optional[Callable] = None
+) -> tuple[_Ids, np.ndarray, dict]:
+    """Brain's uniqueness from an approximate k-NN index, reading the view in chunks.
+
+    As brain's scikit-learn index does above 15,000 samples: the vectors are centred
+    (the view's mean subtracted) and scaled to length 1, neighbours are found by
+    Euclidean distance, the sample itself is left out, and of the 4 nearest
+    neighbours the 2nd to 4th are weighted ``[0.6, 0.3, 0.1]`` (brain takes
+    ``dists[:, 1:]`` of the 4 nearest *other* samples).
+
+    Returns:
+        ``(ids, values, info)``: the ids in sample-id order (:class:`_Ids`), the
+        uniqueness of each (float32, in [0, 1]), and what was built (``{"index", "dim"}``)
+    """
+    faiss = _faiss()
+    say = progress or (lambda *a, **k: None)
+    mean, total = _mean(view, embeddings_field)
+    say(0.1, "uniqueness: mean vector")
+    ids, index, dim, n = _Ids(), None, mean.size, 0
+    unit = np.zeros(total, np.uint8)  # 1 where the centred vector is not zero
+    threads = faiss.omp_get_max_threads()
+    # one thread while building: HNSW's parallel insertion depends on timing, and the
+    # same view must give the same values every run
+    faiss.omp_set_num_threads(1)
+    try:
+        for chunk in iter_chunks(view, [embeddings_field]):
+            rows = _rows(chunk, embeddings_field)
+            if rows.shape[1] != dim or n + len(rows) > total:
+                raise InputError(
+                    f"embeddings_field: the view changed while uniqueness read "
+                    f"{embeddings_field!r}; run it again"
+                )
+            rows = _unit((rows.astype(np.float64) - mean).astype(np.float32))
+            if index is None:
+                # float32 vectors: with float16 storage (IndexHNSWSQ) 13% of the neighbour
+                # sets differed from the exact ones on a 600-sample test set
+                index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = EF_CONSTRUCTION
+            index.add(rows)
+            unit[n : n + len(rows)] = np.any(rows != 0, axis=1)
+            ids.add(chunk.ids)
+            n += len(rows)
+            say(0.1 + 0.4 * n / max(total, 1), "uniqueness: indexing")
+    finally:
+        faiss.omp_set_num_threads(threads)
+    if n != total:
+        raise InputError(
+            f"embeddings_field: the view changed while uniqueness read {embeddings_field!r}; "
+            "run it again"
+        )
+    if n <= K + 1:  # too few neighbours: every sample counts as unique (brain: <= K)
+        return ids, np.ones(n, np.float32), {"index": "none", "dim": dim}
+    index.hnsw.efSearch = EF_SEARCH
+    raw = np.empty(n, np.float64)
+    step = 10_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        queries = index.reconstruct_n(start, stop - start)
+        sims, labels = index.search(queries, K + 2)
+        own = labels == np.arange(start, stop)[:, None]
+        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b for unit (or zero) vectors
+        sq = unit[start:stop, None] + unit[np.maximum(labels, 0)] - 2.0 * sims
+        dists = np.sqrt(np.clip(sq.astype(np.float64), 0.0, 4.0))
+        # leave the sample itself out (wherever the index put it) and missing slots
+        dists = np.where(own | (labels < 0), np.inf, dists)
+        nearest = np.sort(dists, axis=1)[:, 1 : K + 1]  # brain: dists[:, 1:] of 4 others
+        nearest = np.where(np.isfinite(nearest), nearest, 2.0)
+        raw[start:stop] = np.mean(nearest * WEIGHTS, axis=1)
+        say(0.5 + 0.5 * stop / n, "uniqueness: nearest neighbours")
+    top = raw.max()
+    values = (raw / top if top > 0 else np.zeros(n)).astype(np.float32)
+    return ids, values, {"index": f"faiss HNSW{HNSW_M},Flat", "dim": dim}
+
+
+def representativeness_values(
+    view, embeddings_field: str, progress: Optional[Callable] = None
+) -> tuple[_Ids, np.ndarray, dict]:
+    """Brain's representativeness with k-means fitted by mini-batches, chunk by chunk.
+
+    Returns:
+        ``(ids, values, info)`` as :func:`uniqueness_values`
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    say = progress or (lambda *a, **k: None)
+    km = MiniBatchKMeans(n_clusters=CLUSTERS, random_state=SEED, n_init=3, batch_size=4096)
+    n, dim = 0, None
+    for p in range(KMEANS_PASSES):
+        for chunk in iter_chunks(view, [embeddings_field]):
+            rows = _rows(chunk, embeddings_field).astype(np.float64)
+            if dim is None:
+                dim = rows.shape[1]
+            elif rows.shape[1] != dim:
+                raise InputError(
+                    f"embeddings_field: the vectors of {embeddings_field!r} differ in length "
+                    f"({rows.shape[1]} and {dim}); recompute them with one model"
+                )
+            if p == 0:
+                n += len(rows)
+            # the first call needs at least k rows; a short last chunk joins the fit later
+            if hasattr(km, "cluster_centers_") or len(rows) >= CLUSTERS:
+                km.partial_fit(rows)
+        say((p + 1) / (KMEANS_PASSES + 1), "representativeness: k-means")
+    ids, dist = _Ids(), np.empty(n, np.float64)
+    cluster = np.empty(n, np.int32)
+    for chunk in iter_chunks(view, [embeddings_field]):
+        rows = _rows(chunk, embeddings_field).astype(np.float64)
+        stop = chunk.start + len(rows)
+        cluster[chunk.start : stop] = km.predict(rows)
+        dist[chunk.start : stop] = np.linalg.norm(
+            rows - km.cluster_centers_[cluster[chunk.start : stop]], axis=1
+        )
+        ids.add(chunk.ids)
+    top = np.zeros(CLUSTERS)
+    np.maximum.at(top, cluster, dist)
+    scale = top[cluster]
+    values = np.divide(dist, scale, out=np.zeros(n), where=scale > 0).astype(np.float32)
+    say(1.0, "representativeness: done")
+    return ids, values, {"index": f"MiniBatchKMeans k={CLUSTERS}", "dim": dim}

@@ -1,0 +1,137 @@
+"""Uniqueness and representativeness in chunks (classlab.curation.bounded) against
+FiftyOne Brain's exact computation on the same embeddings."""
+
+import numpy as np
+import pytest
+from classlab import defaults, records
+from classlab.curation import scores
+from classlab.errors import InputError
+from scipy.stats import spearmanr
+
+
+def _clustered(ds, field="clip_embeddings", dim=16, clusters=20, seed=0, spread=0.35):
+    """Embeddings in ``clusters`` well-separated groups (rows in sample-id order)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)) * 4
+    view = ds.sort_by("_id")
+    n = len(view)
+    emb = centres[rng.integers(0, clusters, n)] + spread * rng.normal(size=(n, dim))
+    view.set_values(field, list(emb.astype(np.float32)))
+    return emb
+
+
+def _by_id(ds, field):
+    return np.asarray(ds.sort_by("_id").values(field), dtype=np.float64)
+
+
+def _both(ds, score, monkeypatch, chunk=10_000):
+    """(brain's values, bounded values) of ``score`` on ``ds``'s clip_embeddings; brain
+    as it computes above 15,000 samples (k-NN, no distance matrix), the case that the
+    bounded method replaces."""
+    import fiftyone.brain.internal.core.sklearn as brain_sklearn
+
+    monkeypatch.setattr(brain_sklearn, "_MAX_PRECOMPUTE_DISTS", 0)
+    fn = getattr(scores, f"compute_{score}")
+    out = fn(ds, "clip_embeddings", embedding_method="brain")
+    exact = _by_id(ds, out)
+    ds.delete_brain_run(out)  # and its field
+    assert not ds.has_field(out)
+    records.delete_record(ds, "scores", out)
+    monkeypatch.setattr(defaults, "CHUNK_SIZE", chunk)
+    assert fn(ds, "clip_embeddings", embedding_method="bounded") == out
+    return exact, _by_id(ds, out)
+
+
+def test_uniqueness_matches_brains_exact_values(mnist_small, monkeypatch):
+    _clustered(mnist_small)
+    # 600 samples, in chunks of 128: five chunks, the last one short
+    exact, bounded = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
+    assert np.isfinite(bounded).all() and bounded.max() == pytest.approx(1.0)
+    # the same neighbours: the same values (float32 sums)
+    assert np.abs(exact - bounded).max() < 1e-4
+    assert spearmanr(exact, bounded).statistic > 0.999
+    # the 5% most unique samples (what tag_samples_to_fix's unique_top takes) agree
+    top = 30
+    overlap = set(np.argsort(-exact)[:top]) & set(np.argsort(-bounded)[:top])
+    assert len(overlap) >= top - 2
+    info = mnist_small.get_brain_info("clip_embeddings_uniqueness")
+    assert type(info.config).__name__ == "UniquenessConfig"
+    rec = records.get_record(mnist_small, "scores", "clip_embeddings_uniqueness")
+    assert rec["method"] == "bounded" and rec["num_samples"] == 600
+
+
+def test_representativeness_matches_brains_values(mnist_small, monkeypatch):
+    _clustered(mnist_small)
+    exact, bounded = _both(mnist_small, "representativeness", monkeypatch, chunk=128)
+    assert np.isfinite(bounded).all() and 0 <= bounded.min() and bounded.max() == 1.0
+    # same 20 clusters found by full and mini-batch k-means: close values, same order
+    assert spearmanr(exact, bounded).statistic > 0.95
+    assert np.abs(exact - bounded).mean() < 0.05
+    info = mnist_small.get_brain_info("clip_embeddings_representativeness")
+    assert type(info.config).__name__ == "RepresentativenessConfig"
+
+
+def test_bounded_values_do_not_depend_on_the_chunk_size_and_repeat(mnist_small, monkeypatch):
+    from classlab.curation.bounded import uniqueness_values
+
+    _clustered(mnist_small, seed=4)
+    runs = []
+    for chunk in (10_000, 97, 97):
+        monkeypatch.setattr(defaults, "CHUNK_SIZE", chunk)
+        ids, values, info = uniqueness_values(mnist_small, "clip_embeddings")
+        runs.append((ids.slice(0, len(values)), values))
+    assert runs[0][0] == runs[1][0] == mnist_small.sort_by("_id").values("id")
+    np.testing.assert_array_equal(runs[1][1], runs[2][1])  # the same run twice: the same
+    np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-4)
+    assert info["dim"] == 16
+
+
+def test_auto_uses_brain_up_to_the_limit_and_bounded_above(mnist_small, monkeypatch):
+    _clustered(mnist_small)
+    seen = []
+    scores.compute_uniqueness(mnist_small, "clip_embeddings", progress=lambda f, s: seen.append(f))
+    rec = records.get_record(mnist_small, "scores", "clip_embeddings_uniqueness")
+    assert rec["method"] == "brain"
+    monkeypatch.setattr(defaults, "BRAIN_EMBEDDING_SCORES_MAX", 599)
+    seen.clear()
+    scores.compute_sample_scores(
+        mnist_small, ["uniqueness", "representativeness"], embeddings_field="clip_embeddings",
+        progress=lambda f, s: seen.append(f),
+    )  # fmt: skip
+    for score in ("uniqueness", "representativeness"):
+        rec = records.get_record(mnist_small, "scores", f"clip_embeddings_{score}")
+        assert rec["method"] == "bounded"
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_identical_embeddings_give_zero_not_nan(mnist_small):
+    mnist_small.set_values("clip_embeddings", [np.ones(8, np.float32)] * len(mnist_small))
+    scores.compute_uniqueness(mnist_small, "clip_embeddings", embedding_method="bounded")
+    assert set(mnist_small.values("clip_embeddings_uniqueness")) == {0.0}
+
+
+@pytest.mark.parametrize(
+    "case, method, match",
+    [
+        ("unknown method", "fast", "embedding_method: 'fast' is not a method"),
+        ("NaN vector", "bounded", "embeddings_field: 'clip_embeddings' holds NaN"),
+        ("ragged vectors", "bounded", "differ in length"),
+    ],
+)
+def test_bad_inputs_change_nothing(mnist_small, unchanged, monkeypatch, case, method, match):
+    emb = _clustered(mnist_small).astype(np.float32)
+    view = mnist_small.sort_by("_id")
+    if case == "NaN vector":
+        emb[-1, 3] = np.nan
+        view.set_values("clip_embeddings", list(emb))
+    if case == "ragged vectors":
+        monkeypatch.setattr(defaults, "CHUNK_SIZE", 100)
+        view.skip(550).set_values("clip_embeddings", [np.zeros(4, np.float32)] * 50)
+    for score in ("uniqueness", "representativeness"):
+        with unchanged(mnist_small):
+            with pytest.raises(InputError, match=match):
+                scores.compute_sample_scores(
+                    mnist_small, [score], embeddings_field="clip_embeddings",
+                    embedding_method=method,
+                )  # fmt: skip
+        assert f"clip_embeddings_{score}" not in mnist_small.list_brain_runs()
