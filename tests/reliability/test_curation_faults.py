@@ -73,3 +73,50 @@ def test_killed_scorer_leaves_no_record_without_values_and_rerun_adopts(killed, 
     logits = ds.values("lenet.logits")
     expected = scores.hardness_from_logits(logits)
     np.testing.assert_allclose(ds.values("lenet_hardness"), expected, rtol=1e-6)
+
+
+BOUNDED_WORKER = textwrap.dedent(
+    """
+    import sys
+    import fiftyone as fo
+    from classlab import defaults
+    from classlab.curation.scores import compute_sample_scores
+
+    defaults.CHUNK_SIZE = 100  # six chunks: the kill after the first leaves 100 of 600
+    ds = fo.load_dataset(sys.argv[1])
+    compute_sample_scores(ds, ["uniqueness"], embeddings_field="emb", embedding_method="bounded")
+    """
+)
+
+
+@pytest.mark.parametrize("point", scores.FAULT_POINTS)
+def test_killed_bounded_scorer_is_adopted_by_a_rerun(mnist_base, point):
+    """The bounded uniqueness writer killed after its first chunk of values, or before its
+    record: a re-run gives every sample its value, one brain run and one record."""
+    ds = mnist_base.clone()
+    ds.persistent = True
+    try:
+        add_embeddings(ds, "emb")
+        env = {**os.environ, FAULT_ENV: point, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-c", BOUNDED_WORKER, ds.name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+        ds.reload()
+        assert records.list_records(ds, "scores") == {}, "a record was written before its run"
+        written = ds.count("emb_uniqueness")
+        assert written == (100 if point == "scores_after_values" else len(ds))
+        out = scores.compute_sample_scores(
+            ds, ["uniqueness"], embeddings_field="emb", embedding_method="bounded"
+        )
+        assert out == {"uniqueness": "emb_uniqueness"}
+        assert ds.list_brain_runs() == ["emb_uniqueness"]
+        assert set(records.list_records(ds, "scores")) == {"emb_uniqueness"}
+        values = np.asarray(ds.values("emb_uniqueness"), np.float64)
+        assert len(values) == len(ds) and np.isfinite(values).all() and values.max() == 1.0
+    finally:
+        ds.delete()
