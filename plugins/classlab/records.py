@@ -143,6 +143,25 @@ def update_record(dataset, kind: str, key: str, **changes: Any) -> dict:
     return get_record(dataset, kind, key) or {}
 
 
+def update_record_before(dataset, kind: str, key: str, **changes: Any) -> Optional[dict]:
+    """Sets fields of the existing record ``kind/key`` in ONE atomic find-and-modify and
+    returns the record as it was just before (None, and nothing set, when it does not
+    exist). Of two concurrent updates, each gets exactly the state it replaced."""
+    from pymongo import ReturnDocument
+
+    coll, _id, _ = _collection_and_id(dataset)
+    path = _path(kind, key)
+    sets = {f"{path}.{_escape(k)}": copy.deepcopy(v) for k, v in changes.items()}
+    before = coll.find_one_and_update(
+        {"_id": _id, path: {"$exists": True}},
+        {"$set": sets},
+        projection={path: 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    _refresh(dataset)
+    return _at(before, path)
+
+
 def delete_record(dataset, kind: str, key: str) -> Optional[dict]:
     """Removes ``kind/key``; returns the removed record, or None.
 

@@ -123,14 +123,17 @@ def test_killed_onnx_export_leaves_a_whole_file_and_rerun_sweeps(killed, case):
     _, point, previous = case
     folder = config.models_dir(ds.name)
     rec = get_model_record(ds, "base")
-    if previous:  # the record still names a whole, verified file
+    if previous:  # the record still names the old file, untouched, with its own figures
         assert rec["onnx_path"] == old["path"]
+        assert Path(old["path"]).read_bytes() == old["bytes"], "old export touched"
         _verified(ds, rec["onnx_path"])
-        if point == "onnx_after_tmp_write":
-            assert Path(old["path"]).read_bytes() == old["bytes"], "old export touched"
-            assert list(folder.glob(".*.onnx~*.tmp")), "the dead writer's temp file"
-    else:  # the file moved into place, the record not updated: no path to a bad file
+    else:  # the record not updated: no path to a file it did not describe
         assert not rec.get("onnx_path")
+    if point == "onnx_after_tmp_write":
+        assert list(folder.glob(".*.onnx~*.tmp")), "the dead writer's temp file"
+    else:  # the new file moved into place under its own name, named by the journal
+        assert len(list(folder.glob("*.onnx"))) == 1 + previous
+        assert list(folder.glob(".*.onnx~*.pending")), "the dead writer's journal"
     for path in folder.glob("*.onnx"):  # nothing partial under a final name
         _verified(ds, str(path))
 
@@ -138,8 +141,10 @@ def test_killed_onnx_export_leaves_a_whole_file_and_rerun_sweeps(killed, case):
     rec = get_model_record(ds, "base")
     assert rec["onnx_path"] == out["onnx_path"] and rec["onnx_opset"] == out["opset"]
     _verified(ds, rec["onnx_path"])
+    # the dead writer's file swept, the replaced one removed: only the record's is left
     assert [p.name for p in folder.glob("*.onnx")] == [Path(out["onnx_path"]).name]
     assert not list(folder.glob(".*.tmp")), "temp files left"
+    assert not list(folder.glob(".*.pending")), "journals left"
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] == "probe"], ids=str)

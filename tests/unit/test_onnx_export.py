@@ -39,7 +39,8 @@ def test_export_is_verified_and_recorded(trained):
     ds, out = trained
     rec = list_models(ds)["m"]
     path = Path(out["onnx_path"])
-    assert path == onnx_file(ds.name, rec["model_id"]) and path.is_file()
+    assert path.parent == onnx_file(ds.name, rec["model_id"]).parent and path.is_file()
+    assert path.name.startswith(f"{rec['model_id']}-") and path.suffix == ".onnx"
     assert config.inside_root(path) and rec["onnx_path"] == str(path)
     assert out["num_verified"] == 256 and out["max_abs_diff"] <= 1e-4
     assert rec["onnx_opset"] == defaults.ONNX_OPSET == out["opset"]
@@ -131,5 +132,32 @@ def test_deleting_a_model_deletes_its_onnx_file_unless_a_clone_uses_it(trained):
         delete_model(clone, "doomed", delete_checkpoint=True)
         assert not path.exists()
         assert not Path(list_models(ds)["m"]["onnx_path"]).with_name(path.name).exists()
+    finally:
+        clone.delete()
+
+
+def test_reexport_writes_a_new_file_and_removes_the_one_it_replaced(trained):
+    """overwrite=True: a new file under a new name, the record's figures its own; the old
+    file goes, unless a clone's record still names it."""
+    import onnx
+
+    ds, _ = trained
+    train_lenet(ds, run_key="twice", config=FAST)
+    first = Path(export_model(ds, "twice", num_samples=8)["onnx_path"])
+    clone = ds.clone("classlab-test-onnx-reexport")
+    try:
+        lo, hi = defaults.ONNX_OPSETS
+        other = hi if defaults.ONNX_OPSET != hi else lo
+        second = Path(
+            export_model(ds, "twice", opset=other, num_samples=8, overwrite=True)["onnx_path"]
+        )
+        rec = list_models(ds)["twice"]
+        assert second != first and rec["onnx_path"] == str(second)
+        assert rec["onnx_opset"] == other == onnx.load(second).opset_import[0].version
+        assert first.is_file()  # the clone's record still names it
+        assert list_models(clone)["twice"]["onnx_path"] == str(first)
+        third = Path(export_model(clone, "twice", num_samples=8, overwrite=True)["onnx_path"])
+        assert not first.exists() and third.is_file() and second.is_file()
+        assert not [n for n in _files(ds) if n.endswith((".tmp", ".pending"))]
     finally:
         clone.delete()

@@ -1,8 +1,9 @@
 """ONNX export of a recorded model, verified with onnxruntime, and the ONNX runner that
 ``apply_lenet(..., runtime="onnxruntime")`` uses.
 
-The file ``models_dir(dataset)/<model_id>.onnx`` (named by the model's immutable id,
-next to its checkpoint, under ClassLab's root) is written by torch's exporter
+Each export writes a new file ``models_dir(dataset)/<model_id>-<version>.onnx`` (named by
+the model's immutable id and a fresh version, next to its checkpoint, under ClassLab's
+root), written by torch's exporter
 (``torch.onnx.export(dynamo=True)``) with a dynamic batch axis:
 
 - input ``images``: float32 ``N x C x S x S``, pixels scaled as in training
@@ -12,9 +13,16 @@ next to its checkpoint, under ClassLab's root) is written by torch's exporter
 Before anything is kept, onnxruntime runs up to 256 samples of the dataset and its
 logits are compared with torch's: max absolute difference <= 1e-4 and the same argmax
 on every sample, else :class:`ExportMismatchError` and no file. Only then is the file
-moved into place (``os.replace``) and the record updated with ``onnx_path``,
-``onnx_opset``, ``onnx_max_abs_diff`` and ``latency_ms["onnx"]`` (CPU, per image,
-batch 1 and 256; ``onnx_latency_ms`` is its batch-1 figure) next to torch's.
+moved into place (``os.replace``) and the record updated, in one atomic update, with
+``onnx_path``, ``onnx_opset``, ``onnx_max_abs_diff`` and ``latency_ms["onnx"]`` (CPU, per
+image, batch 1 and 256; ``onnx_latency_ms`` is its batch-1 figure) next to torch's;
+then the file it replaced is removed unless another record (a clone's) uses it.
+
+Crash safety: a journal ``.<file>~<host>~<pid>.pending`` names the new and the old file
+before the move, as for checkpoints (:mod:`classlab.lenet.checkpoints`). The record always
+names a whole file whose figures are its own (the old one until the update, the new one
+after); a killed export's new file, or an old one it did not get to remove, is swept by the
+next write into that folder when no record references it.
 """
 
 from __future__ import annotations
@@ -29,10 +37,10 @@ import numpy as np
 
 from classlab import config, defaults, records
 from classlab.errors import ClassLabError, DataSourceError, InputError, RunExistsError
-from classlab.lenet import registry
+from classlab.lenet import checkpoints, registry
 from classlab.progress import ProgressFn, as_progress
 from classlab.validation import require_nonempty
-from classlab.writers import alive, fault, owner
+from classlab.writers import fault, owner
 
 logger = logging.getLogger("classlab")
 
@@ -62,9 +70,15 @@ def check_opset(opset) -> int:
     return int(opset)
 
 
-def onnx_file(dataset_name: str, model_id: str) -> Path:
-    """Where the ONNX file of the model ``model_id`` goes (inside ClassLab's root)."""
-    return config.models_dir(dataset_name) / f"{config.check_key(model_id, 'model_id')}.onnx"
+def onnx_file(dataset_name: str, model_id: str, version: str | None = None) -> Path:
+    """A new ONNX file of the model ``model_id`` (inside ClassLab's root): a fresh
+    ``version`` each export, so that a re-export never writes over the file a record
+    names."""
+    import uuid
+
+    version = version or uuid.uuid4().hex[:12]
+    name = f"{config.check_key(model_id, 'model_id')}-{config.check_key(version, 'version')}"
+    return config.models_dir(dataset_name) / f"{name}.onnx"
 
 
 def check_num_samples(num_samples) -> int:
@@ -194,10 +208,13 @@ def _samples(view, rec: dict, n: int):
 
 
 def _commit_record(dataset, run_key: str, rec: dict, path: Path, opset: int, facts: dict):
-    """Records the export next to torch's figures (one atomic update per key)."""
+    """Records the export next to torch's figures in ONE atomic update; returns
+    ``(new record, the record just before)``."""
+    from classlab.errors import RunNotFoundError
+
     latency = dict(rec.get("latency_ms") or {})
     latency["onnx"] = facts["latency"]
-    return records.update_record(
+    before = records.update_record_before(
         dataset,
         registry.KIND,
         run_key,
@@ -207,6 +224,11 @@ def _commit_record(dataset, run_key: str, rec: dict, path: Path, opset: int, fac
         onnx_latency_ms=facts["latency"]["1"],
         latency_ms=latency,
     )
+    if before is None:
+        raise RunNotFoundError(
+            f"Model {run_key!r} was deleted while it was exported: nothing was kept"
+        )
+    return records.get_record(dataset, registry.KIND, run_key), before
 
 
 def export_model(
@@ -243,9 +265,20 @@ def export_model(
     report(0.1, f"decoding {n} samples to verify the export", force=True)
     x = _samples(view, rec, n)
     path = onnx_file(dataset.name, rec["model_id"])
-    facts = _export_verified(model, rec, x, opset, path, report)
-    fault("onnx_after_replace")
-    rec = _commit_record(dataset, run_key, rec, path, opset, facts)
+    journal = path.with_name(f".{path.name}~{owner()}.pending")
+    try:
+        facts = _export_verified(model, rec, x, opset, path, report, journal, rec)
+        fault("onnx_after_replace")
+        try:
+            rec, before = _commit_record(dataset, run_key, rec, path, opset, facts)
+        except BaseException:
+            checkpoints.remove_unreferenced(path)
+            raise
+        old = before.get("onnx_path")
+        if old and old != str(path):
+            checkpoints.remove_unreferenced(old)  # unless a clone's record uses it
+    finally:
+        config.remove_file(journal)
     report(1.0, f"{run_key!r} exported to {path}", force=True)
     return {
         "run_key": run_key,
@@ -257,19 +290,18 @@ def export_model(
     }
 
 
-def sweep_temp(folder: Path) -> int:
-    """Removes the temp files of exports whose process is gone (a killed export)."""
-    dead = [p for p in folder.glob(".*.onnx~*.tmp") if not alive(p.name, p.stat().st_mtime)]
-    return sum(config.remove_file(p) for p in dead)
+def _export_verified(
+    model, rec: dict, x, opset: int, path: Path, report, journal: Path, old: dict
+) -> dict:
+    """Exports into a temp file, verifies it, times it, writes ``journal`` (the new file
+    and ``old``'s), then moves the temp file onto ``path``; nothing is left when any step
+    fails. Returns ``{max_abs_diff, num_verified, latency}``."""
+    import json
 
-
-def _export_verified(model, rec: dict, x, opset: int, path: Path, report) -> dict:
-    """Exports into a temp file, verifies it, times it, then moves it onto ``path``;
-    nothing is left when any step fails. Returns ``{max_abs_diff, num_verified, latency}``."""
     from classlab.lenet.latency import onnx_latency, torch_latency
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temp(path.parent)
+    checkpoints.sweep(path.parent)  # what dead writers left: journals, temp files
     tmp = path.with_name(f".{path.name}~{owner()}.tmp")
     size, channels = rec["input_size"], rec["in_channels"]
     try:
@@ -282,6 +314,7 @@ def _export_verified(model, rec: dict, x, opset: int, path: Path, report) -> dic
         if not (rec.get("latency_ms") or {}).get("torch"):  # a model trained before latency
             rec["latency_ms"] = {"torch": torch_latency(model, channels, size)}
         fault("onnx_after_tmp_write")
+        journal.write_text(json.dumps({"new": str(path), "old": old.get("onnx_path")}))
         os.replace(tmp, path)
     except ClassLabError:
         raise
