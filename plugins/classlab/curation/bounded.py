@@ -229,11 +229,21 @@ def representativeness_values(
     for chunk in iter_chunks(view, [embeddings_field]):
         rows = _rows(chunk, embeddings_field).astype(np.float64)
         stop = chunk.start + len(rows)
+        if stop > n or rows.shape[1] != dim:
+            raise InputError(
+                f"embeddings_field: the view changed while representativeness read "
+                f"{embeddings_field!r}; run it again"
+            )
         cluster[chunk.start : stop] = km.predict(rows)
         dist[chunk.start : stop] = np.linalg.norm(
             rows - km.cluster_centers_[cluster[chunk.start : stop]], axis=1
         )
         ids.add(chunk.ids)
+    if len(ids) != n:
+        raise InputError(
+            f"embeddings_field: the view changed while representativeness read "
+            f"{embeddings_field!r}; run it again"
+        )
     top = np.zeros(CLUSTERS)
     np.maximum.at(top, cluster, dist)
     scale = top[cluster]
