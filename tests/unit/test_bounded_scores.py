@@ -135,3 +135,23 @@ def test_bad_inputs_change_nothing(mnist_small, unchanged, monkeypatch, case, me
                     embedding_method=method,
                 )  # fmt: skip
         assert f"clip_embeddings_{score}" not in mnist_small.list_brain_runs()
+
+
+def test_duplicated_embeddings_are_indexed_once_with_brains_values(mnist_small, monkeypatch):
+    """Duplicated images (1 to 5 copies of each vector): each vector enters the index once,
+    and every sample gets brain's value (its copies are its nearest others, at 0)."""
+    from classlab.curation.bounded import uniqueness_values
+
+    rng = np.random.default_rng(8)
+    n = len(mnist_small)
+    copies = rng.integers(1, 6, n)
+    base = _clustered(mnist_small, seed=8)  # then overwritten with the duplicated rows
+    rows = np.repeat(base, copies, axis=0)[:n].astype(np.float32)
+    rng.shuffle(rows)
+    mnist_small.sort_by("_id").set_values("clip_embeddings", list(rows))
+    distinct = len(np.unique(rows, axis=0))
+    assert distinct < n - 100
+    exact, bounded = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
+    assert np.abs(exact - bounded).max() < 1e-4
+    _, values, info = uniqueness_values(mnist_small, "clip_embeddings")
+    assert info["rows"] == distinct

@@ -140,7 +140,13 @@ def uniqueness_values(
     mean, total = _mean(view, embeddings_field)
     say(0.1, "uniqueness: mean vector")
     ids, index, dim, n = _Ids(), None, mean.size, 0
-    unit = np.zeros(total, np.uint8)  # 1 where the centred vector is not zero
+    # identical vectors (duplicated images) go into the index once: ``of`` maps each
+    # sample to its row there, ``count`` says how many samples share a row
+    seen: dict[int, int] = {}
+    of = np.empty(total, np.int64)
+    count = np.zeros(total, np.int64)
+    unit = np.zeros(total, np.uint8)  # 1 where the row's centred vector is not zero
+    rows_in_index = 0
     threads = faiss.omp_get_max_threads()
     # one thread while building: HNSW's parallel insertion depends on timing, and the
     # same view must give the same values every run
@@ -159,13 +165,32 @@ def uniqueness_values(
                 # sets differed from the exact ones on a 600-sample test set
                 index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
                 index.hnsw.efConstruction = EF_CONSTRUCTION
-            index.add(rows)
-            unit[n : n + len(rows)] = np.any(rows != 0, axis=1)
+            fresh: list[np.ndarray] = []
+            for k, row in enumerate(rows):
+                key = hash(row.tobytes())
+                j = seen.get(key)
+                if j is not None:
+                    stored = fresh[j - rows_in_index] if j >= rows_in_index else None
+                    if stored is None:
+                        stored = index.reconstruct(int(j))
+                    if not np.array_equal(stored, row):
+                        j = None  # a hash collision: a row of its own
+                if j is None:
+                    j = rows_in_index + len(fresh)
+                    seen.setdefault(key, j)
+                    fresh.append(row)
+                    unit[j] = bool(np.any(row != 0))
+                of[n + k] = j
+                count[j] += 1
+            if fresh:
+                index.add(np.asarray(fresh, np.float32))
+                rows_in_index += len(fresh)
             ids.add(chunk.ids)
             n += len(rows)
             say(0.1 + 0.4 * n / max(total, 1), "uniqueness: indexing")
     finally:
         faiss.omp_set_num_threads(threads)
+    del seen
     if n != total:
         raise InputError(
             f"embeddings_field: the view changed while uniqueness read {embeddings_field!r}; "
@@ -174,25 +199,48 @@ def uniqueness_values(
     if n <= K + 1:  # too few neighbours: every sample counts as unique (brain: <= K)
         return ids, np.ones(n, np.float32), {"index": "none", "dim": dim}
     index.hnsw.efSearch = EF_SEARCH
-    raw = np.empty(n, np.float64)
+    row_raw = np.empty(rows_in_index, np.float64)
     step = 10_000
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        queries = index.reconstruct_n(start, stop - start)
-        sims, labels = index.search(queries, K + 2)
-        own = labels == np.arange(start, stop)[:, None]
-        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b for unit (or zero) vectors
-        sq = unit[start:stop, None] + unit[np.maximum(labels, 0)] - 2.0 * sims
-        dists = np.sqrt(np.clip(sq.astype(np.float64), 0.0, 4.0))
-        # leave the sample itself out (wherever the index put it) and missing slots
-        dists = np.where(own | (labels < 0), np.inf, dists)
-        nearest = np.sort(dists, axis=1)[:, 1 : K + 1]  # brain: dists[:, 1:] of 4 others
-        nearest = np.where(np.isfinite(nearest), nearest, 2.0)
-        raw[start:stop] = np.mean(nearest * WEIGHTS, axis=1)
-        say(0.5 + 0.5 * stop / n, "uniqueness: nearest neighbours")
+    for start in range(0, rows_in_index, step):
+        stop = min(rows_in_index, start + step)
+        row_raw[start:stop] = _row_uniqueness(index, start, stop, count, unit)
+        say(0.5 + 0.5 * stop / rows_in_index, "uniqueness: nearest neighbours")
+    raw = row_raw[of]
     top = raw.max()
     values = (raw / top if top > 0 else np.zeros(n)).astype(np.float32)
-    return ids, values, {"index": f"faiss HNSW{HNSW_M},Flat", "dim": dim}
+    info = {"index": f"faiss HNSW{HNSW_M},Flat", "dim": dim, "rows": rows_in_index}
+    return ids, values, info
+
+
+def _row_uniqueness(index, start: int, stop: int, count, unit) -> np.ndarray:
+    """Brain's raw uniqueness of the index rows ``start:stop``: the 4 nearest other
+    samples are the row's own duplicates (distance 0) and then its nearest rows, each
+    as many times as samples share it; brain weights the 2nd to 4th."""
+    queries = index.reconstruct_n(start, stop - start)
+    sims, labels = index.search(queries, K + 2)
+    own = labels == np.arange(start, stop)[:, None]
+    found = labels >= 0
+    safe = np.where(found, labels, 0)
+    sims = np.where(found, sims, 0.0).astype(np.float64)  # missing slots: -FLT_MAX
+    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b for unit (or zero) vectors
+    sq = unit[start:stop, None].astype(np.float64) + unit[safe] - 2.0 * sims
+    dists = np.sqrt(np.clip(sq, 0.0, 4.0))
+    mult = np.where(found & ~own, count[safe], 0)
+    dists = np.where(mult > 0, dists, np.inf)
+    order = np.argsort(dists, axis=1, kind="stable")
+    dists = np.take_along_axis(dists, order, axis=1)
+    mult = np.take_along_axis(mult, order, axis=1)
+    # the row's own duplicates first, at distance 0
+    dists = np.concatenate([np.zeros((len(dists), 1)), dists], axis=1)
+    mult = np.concatenate([(count[start:stop] - 1)[:, None], mult], axis=1)
+    reach = np.cumsum(mult, axis=1)
+    nearest = np.empty((len(dists), K + 1))
+    for slot in range(K + 1):  # the slot-th nearest other sample
+        has = reach > slot
+        col = np.argmax(has, axis=1)
+        value = dists[np.arange(len(dists)), col]
+        nearest[:, slot] = np.where(has.any(axis=1), value, 2.0)
+    return np.mean(nearest[:, 1:] * WEIGHTS, axis=1)  # brain: dists[:, 1:] of 4 others
 
 
 def representativeness_values(
