@@ -3,7 +3,7 @@ FiftyOne Brain's exact computation on the same embeddings."""
 
 import numpy as np
 import pytest
-from classlab import defaults, records
+from classlab import config, defaults, records
 from classlab.curation import scores
 from classlab.errors import InputError
 from scipy.stats import spearmanr
@@ -104,6 +104,19 @@ def test_auto_uses_brain_up_to_the_limit_and_bounded_above(mnist_small, monkeypa
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
+def test_the_spill_file_lives_under_the_root_and_goes(mnist_small, monkeypatch):
+    from classlab.curation import bounded
+
+    emb = _clustered(mnist_small)
+    monkeypatch.setattr(defaults, "CHUNK_SIZE", 128)
+    with bounded._Spill(mnist_small, "clip_embeddings") as spill:
+        assert config.inside_root(spill.path) and spill.path.is_file()
+        back = np.concatenate([rows for _, rows in spill.chunks()])
+        np.testing.assert_array_equal(back, emb.astype(np.float32))
+        np.testing.assert_allclose(spill.mean, emb.astype(np.float32).mean(axis=0), rtol=1e-5)
+    assert not spill.path.exists()
+
+
 def test_identical_embeddings_give_zero_not_nan(mnist_small):
     mnist_small.set_values("clip_embeddings", [np.ones(8, np.float32)] * len(mnist_small))
     scores.compute_uniqueness(mnist_small, "clip_embeddings", embedding_method="bounded")
@@ -135,6 +148,7 @@ def test_bad_inputs_change_nothing(mnist_small, unchanged, monkeypatch, case, me
                     embedding_method=method,
                 )  # fmt: skip
         assert f"clip_embeddings_{score}" not in mnist_small.list_brain_runs()
+    assert not list((config.root_dir() / "tmp").glob(".embeddings-*")), "temp file left"
 
 
 def test_duplicated_embeddings_are_indexed_once_with_brains_values(mnist_small, monkeypatch):

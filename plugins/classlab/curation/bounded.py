@@ -103,21 +103,70 @@ def _faiss():
     return faiss
 
 
-def _mean(view, field: str) -> tuple[np.ndarray, int]:
-    """The mean vector of ``field`` over the view (one chunked pass; every vector checked)."""
-    total, n = None, 0
-    for chunk in iter_chunks(view, [field]):
-        rows = _rows(chunk, field).astype(np.float64)
-        if total is None:
-            total = np.zeros(rows.shape[1])
-        elif rows.shape[1] != total.size:
-            raise InputError(
-                f"embeddings_field: the vectors of {field!r} differ in length "
-                f"({rows.shape[1]} and {total.size}); recompute them with one model"
-            )
-        total += rows.sum(axis=0)
-        n += len(rows)
-    return (total / max(n, 1) if total is not None else np.zeros(0)), n
+class _Spill:
+    """The view's vectors read from the database ONCE (every vector checked), written as
+    float32 rows to a temp file under ClassLab's root and read back a chunk at a time by
+    the later passes; also their ids, count and sum. Use as a context manager: the
+    file is removed on exit (a killed run's file is removed by the next run)."""
+
+    def __init__(self, view, field: str, progress=None, share: float = 0.1):
+        self.view, self.field = view, field
+        self._say, self._share = progress or (lambda *a, **k: None), share
+        self.ids, self.n, self.dim, self.sum = _Ids(), 0, 0, None
+
+    def __enter__(self):
+        import uuid
+
+        from classlab import config
+        from classlab.writers import alive, owner
+
+        folder = config.root_dir() / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(".embeddings-*.tmp"):  # left by killed runs
+            if not alive(old.name, old.stat().st_mtime):
+                config.remove_file(old)
+        self.path = folder / f".embeddings-{uuid.uuid4().hex[:8]}~{owner()}.tmp"
+        total = max(1, self.view.count())
+        try:
+            with open(self.path, "wb") as f:
+                for chunk in iter_chunks(self.view, [self.field]):
+                    rows = _rows(chunk, self.field)
+                    if self.sum is None:
+                        self.dim, self.sum = rows.shape[1], np.zeros(rows.shape[1])
+                    elif rows.shape[1] != self.dim:
+                        raise InputError(
+                            f"embeddings_field: the vectors of {self.field!r} differ in length "
+                            f"({rows.shape[1]} and {self.dim}); recompute them with one model"
+                        )
+                    f.write(rows.tobytes())
+                    self.sum += rows.sum(axis=0, dtype=np.float64)
+                    self.ids.add(chunk.ids)
+                    self.n += len(rows)
+                    self._say(self._share * min(1.0, self.n / total), "reading the embeddings")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        from classlab import config
+
+        config.remove_file(self.path)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.sum / max(self.n, 1)
+
+    def chunks(self, size: int | None = None):
+        """``(start, rows)`` over the file, ``size`` rows (default: the chunk size)."""
+        from classlab.chunks import chunk_size
+
+        size = chunk_size(size)
+        with open(self.path, "rb") as f:
+            for start in range(0, self.n, size):
+                count = min(size, self.n - start)
+                rows = np.fromfile(f, np.float32, count * self.dim).reshape(count, self.dim)
+                yield start, rows
 
 
 def uniqueness_values(
@@ -137,29 +186,26 @@ def uniqueness_values(
     """
     faiss = _faiss()
     say = progress or (lambda *a, **k: None)
-    mean, total = _mean(view, embeddings_field)
-    say(0.1, "uniqueness: mean vector")
-    ids, index, dim, n = _Ids(), None, mean.size, 0
+    with _Spill(view, embeddings_field, say, 0.2) as spill:
+        return _uniqueness_of(spill, faiss, say)
+
+
+def _uniqueness_of(spill: _Spill, faiss, say) -> tuple[_Ids, np.ndarray, dict]:
+    ids, index, dim, n, mean = spill.ids, None, spill.dim, spill.n, spill.mean
     # identical vectors (duplicated images) go into the index once: ``of`` maps each
     # sample to its row there, ``count`` says how many samples share a row
     seen: dict[int, int] = {}
-    of = np.empty(total, np.int64)
-    count = np.zeros(total, np.int64)
-    unit = np.zeros(total, np.uint8)  # 1 where the row's centred vector is not zero
+    of = np.empty(n, np.int64)
+    count = np.zeros(n, np.int64)
+    unit = np.zeros(n, np.uint8)  # 1 where the row's centred vector is not zero
     rows_in_index = 0
     threads = faiss.omp_get_max_threads()
     # one thread while building: HNSW's parallel insertion depends on timing, and the
     # same view must give the same values every run
     faiss.omp_set_num_threads(1)
     try:
-        for chunk in iter_chunks(view, [embeddings_field]):
-            rows = _rows(chunk, embeddings_field)
-            if rows.shape[1] != dim or n + len(rows) > total:
-                raise InputError(
-                    f"embeddings_field: the view changed while uniqueness read "
-                    f"{embeddings_field!r}; run it again"
-                )
-            rows = _unit((rows.astype(np.float64) - mean).astype(np.float32))
+        for first, raw_rows in spill.chunks():
+            rows = _unit((raw_rows.astype(np.float64) - mean).astype(np.float32))
             if index is None:
                 # float32 vectors: with float16 storage (IndexHNSWSQ) 13% of the neighbour
                 # sets differed from the exact ones on a 600-sample test set
@@ -180,22 +226,15 @@ def uniqueness_values(
                     seen.setdefault(key, j)
                     fresh.append(row)
                     unit[j] = bool(np.any(row != 0))
-                of[n + k] = j
+                of[first + k] = j
                 count[j] += 1
             if fresh:
                 index.add(np.asarray(fresh, np.float32))
                 rows_in_index += len(fresh)
-            ids.add(chunk.ids)
-            n += len(rows)
-            say(0.1 + 0.4 * n / max(total, 1), "uniqueness: indexing")
+            say(0.2 + 0.4 * (first + len(rows)) / max(n, 1), "uniqueness: indexing")
     finally:
         faiss.omp_set_num_threads(threads)
     del seen
-    if n != total:
-        raise InputError(
-            f"embeddings_field: the view changed while uniqueness read {embeddings_field!r}; "
-            "run it again"
-        )
     if n <= K + 1:  # too few neighbours: every sample counts as unique (brain: <= K)
         return ids, np.ones(n, np.float32), {"index": "none", "dim": dim}
     index.hnsw.efSearch = EF_SEARCH
@@ -204,7 +243,7 @@ def uniqueness_values(
     for start in range(0, rows_in_index, step):
         stop = min(rows_in_index, start + step)
         row_raw[start:stop] = _row_uniqueness(index, start, stop, count, unit)
-        say(0.5 + 0.5 * stop / rows_in_index, "uniqueness: nearest neighbours")
+        say(0.6 + 0.4 * stop / rows_in_index, "uniqueness: nearest neighbours")
     raw = row_raw[of]
     top = raw.max()
     values = (raw / top if top > 0 else np.zeros(n)).astype(np.float32)
@@ -254,47 +293,26 @@ def representativeness_values(
     from sklearn.cluster import MiniBatchKMeans
 
     say = progress or (lambda *a, **k: None)
-    km = MiniBatchKMeans(n_clusters=CLUSTERS, random_state=SEED, n_init=3, batch_size=4096)
-    n, dim = 0, None
-    for p in range(KMEANS_PASSES):
-        for chunk in iter_chunks(view, [embeddings_field]):
-            rows = _rows(chunk, embeddings_field).astype(np.float64)
-            if dim is None:
-                dim = rows.shape[1]
-            elif rows.shape[1] != dim:
-                raise InputError(
-                    f"embeddings_field: the vectors of {embeddings_field!r} differ in length "
-                    f"({rows.shape[1]} and {dim}); recompute them with one model"
-                )
-            if p == 0:
-                n += len(rows)
-            # the first call needs at least k rows; a short last chunk joins the fit later
-            if hasattr(km, "cluster_centers_") or len(rows) >= CLUSTERS:
-                km.partial_fit(rows)
-        say((p + 1) / (KMEANS_PASSES + 1), "representativeness: k-means")
-    ids, dist = _Ids(), np.empty(n, np.float64)
-    cluster = np.empty(n, np.int32)
-    for chunk in iter_chunks(view, [embeddings_field]):
-        rows = _rows(chunk, embeddings_field).astype(np.float64)
-        stop = chunk.start + len(rows)
-        if stop > n or rows.shape[1] != dim:
-            raise InputError(
-                f"embeddings_field: the view changed while representativeness read "
-                f"{embeddings_field!r}; run it again"
+    with _Spill(view, embeddings_field, say, 0.2) as spill:
+        n = spill.n
+        km = MiniBatchKMeans(n_clusters=CLUSTERS, random_state=SEED, n_init=3, batch_size=4096)
+        for p in range(KMEANS_PASSES):
+            for _, rows in spill.chunks():
+                # the first call needs at least k rows; a short last chunk joins later
+                if hasattr(km, "cluster_centers_") or len(rows) >= CLUSTERS:
+                    km.partial_fit(rows.astype(np.float64))
+            say(0.2 + 0.6 * (p + 1) / KMEANS_PASSES, "representativeness: k-means")
+        dist, cluster = np.empty(n, np.float64), np.empty(n, np.int32)
+        for first, rows in spill.chunks():
+            rows = rows.astype(np.float64)
+            stop = first + len(rows)
+            cluster[first:stop] = km.predict(rows)
+            dist[first:stop] = np.linalg.norm(
+                rows - km.cluster_centers_[cluster[first:stop]], axis=1
             )
-        cluster[chunk.start : stop] = km.predict(rows)
-        dist[chunk.start : stop] = np.linalg.norm(
-            rows - km.cluster_centers_[cluster[chunk.start : stop]], axis=1
-        )
-        ids.add(chunk.ids)
-    if len(ids) != n:
-        raise InputError(
-            f"embeddings_field: the view changed while representativeness read "
-            f"{embeddings_field!r}; run it again"
-        )
     top = np.zeros(CLUSTERS)
     np.maximum.at(top, cluster, dist)
     scale = top[cluster]
     values = np.divide(dist, scale, out=np.zeros(n), where=scale > 0).astype(np.float32)
     say(1.0, "representativeness: done")
-    return ids, values, {"index": f"MiniBatchKMeans k={CLUSTERS}", "dim": dim}
+    return spill.ids, values, {"index": f"MiniBatchKMeans k={CLUSTERS}", "dim": spill.dim}
