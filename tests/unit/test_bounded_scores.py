@@ -169,3 +169,23 @@ def test_duplicated_embeddings_are_indexed_once_with_brains_values(mnist_small, 
     assert np.abs(exact - bounded).max() < 1e-4
     _, values, info = uniqueness_values(mnist_small, "clip_embeddings")
     assert info["rows"] == distinct
+
+
+def test_the_most_unique_samples_are_exact_even_with_a_poor_index(mnist_small, monkeypatch):
+    """A deliberately poor HNSW search (efSearch 1) misses neighbours; the re-ranking by
+    brute force still makes the normaliser and the most unique samples exact, and no
+    value falls below brain's (a missed neighbour only makes a sample look more unique)."""
+    from classlab.curation import bounded
+
+    _clustered(mnist_small, seed=5, spread=1.5)
+    monkeypatch.setattr(bounded, "EF_SEARCH", 1)
+    monkeypatch.setattr(bounded, "EF_CONSTRUCTION", 4)
+    monkeypatch.setattr(bounded, "HNSW_M", 2)
+    monkeypatch.setattr(bounded, "EXACT_TOP", 8)
+    exact, approx = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
+    _, _, info = bounded.uniqueness_values(mnist_small, "clip_embeddings")
+    assert 8 <= info["exact_rows"] < 600
+    top = np.argsort(-exact)[:8]
+    np.testing.assert_allclose(approx[top], exact[top], atol=1e-4)
+    assert (approx >= exact - 1e-4).all()
+    assert np.abs(approx - exact).max() > 1e-3  # the poor index did miss neighbours
