@@ -182,6 +182,7 @@ def test_the_most_unique_samples_are_exact_even_with_a_poor_index(mnist_small, m
     monkeypatch.setattr(bounded, "EF_CONSTRUCTION", 4)
     monkeypatch.setattr(bounded, "HNSW_M", 2)
     monkeypatch.setattr(bounded, "EXACT_TOP", 8)
+    monkeypatch.setattr(bounded, "BRUTE_BLOCK", 5)  # blocks of queries and of rows
     exact, approx = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
     _, _, info = bounded.uniqueness_values(mnist_small, "clip_embeddings")
     assert 8 <= info["exact_rows"] < 600

@@ -41,6 +41,7 @@ EF_CONSTRUCTION = 40
 EF_SEARCH = 64
 KMEANS_PASSES = 3
 EXACT_TOP = 1024  # index rows whose uniqueness is recomputed exactly (at least)
+BRUTE_BLOCK = 1024  # queries x rows per block of that brute force (8 MiB of float64)
 
 
 class _Ids:
@@ -274,10 +275,11 @@ def _exact_top(spill: _Spill, index, row_raw: np.ndarray, mean: np.ndarray) -> i
     while True:
         order = np.argsort(-row_raw, kind="stable")
         todo = [int(r) for r in order[:want] if not done[r]]
-        if todo:
-            queries = index.reconstruct_batch(np.asarray(todo, np.int64))
-            row_raw[todo] = _brute_force(spill, queries, mean)
-            done[todo] = True
+        for first in range(0, len(todo), BRUTE_BLOCK):  # bounded: blocks of queries
+            block = todo[first : first + BRUTE_BLOCK]
+            queries = index.reconstruct_batch(np.asarray(block, np.int64))
+            row_raw[block] = _brute_force(spill, queries, mean)
+            done[block] = True
         rest = order[want:]
         best = row_raw[done].max()
         if len(rest) == 0 or row_raw[rest[~done[rest]]].max(initial=-np.inf) <= best:
@@ -293,7 +295,7 @@ def _brute_force(spill: _Spill, queries: np.ndarray, mean: np.ndarray) -> np.nda
     queries = queries.astype(np.float64)
     qn = np.einsum("ij,ij->i", queries, queries)
     best = np.full((len(queries), K + 2), np.inf)
-    for _, raw_rows in spill.chunks():
+    for _, raw_rows in spill.chunks(BRUTE_BLOCK):  # BRUTE_BLOCK^2 distances at a time
         rows = _unit((raw_rows.astype(np.float64) - mean).astype(np.float32)).astype(np.float64)
         rn = np.einsum("ij,ij->i", rows, rows)
         sq = qn[:, None] + rn[None, :] - 2.0 * (queries @ rows.T)
