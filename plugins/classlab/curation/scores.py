@@ -140,23 +140,30 @@ def mistakenness_values(pred_labels, gt_labels, scores, use_logits: bool) -> lis
     return out
 
 
-def _brain_run(view, config, brain_key: str, fields: list, score) -> None:
-    """Registers a brain run for ``config`` and writes ``score(chunk)`` (values aligned
-    with the chunk's ids; ``fields`` are read) one chunk (``defaults.CHUNK_SIZE``) at a
-    time, so memory does not grow with the view."""
+def _brain_run(view, config, brain_key: str, chunks: Iterable[dict]) -> None:
+    """Registers a brain run for ``config`` and writes ``chunks`` (``{sample id: value}``
+    dicts, one chunk of ``defaults.CHUNK_SIZE`` at a time, so memory does not grow with
+    the view) into the field ``brain_key``."""
     import fiftyone as fo
 
     method = config.build()
     method.ensure_requirements()
     method.register_run(view, brain_key, cleanup=False)
-    method.register_samples(view)
+    if hasattr(method, "register_samples"):  # hardness/mistakenness; not uniqueness's
+        method.register_samples(view)
     dataset = view._dataset
     if not dataset.has_field(brain_key):
         dataset.add_sample_field(brain_key, fo.FloatField)
-    for chunk in iter_chunks(view, fields):
-        write_values(view, brain_key, dict(zip(chunk.ids, score(chunk))))
+    for values in chunks:
+        write_values(view, brain_key, values)
         fault("scores_after_values")
     method.save_run_results(view, brain_key, None)
+
+
+def _scored_chunks(view, fields: list, score):
+    """``{id: score(chunk)[i]}`` for each chunk of the view (``fields`` read)."""
+    for chunk in iter_chunks(view, fields):
+        yield dict(zip(chunk.ids, score(chunk)))
 
 
 def compute_hardness(view, pred_field: str, progress: Optional[ProgressFn] = None) -> str:
@@ -184,7 +191,7 @@ def compute_hardness(view, pred_field: str, progress: Optional[ProgressFn] = Non
     def score(chunk):
         return [None if v is None else float(v) for v in hardness_from_logits(chunk[path])]
 
-    _brain_run(view, HardnessConfig(pred_field, out), out, [path], score)
+    _brain_run(view, HardnessConfig(pred_field, out), out, _scored_chunks(view, [path], score))
     p(1.0, f"{out}: done", force=True)
     _record(view, out, "hardness", pred_field)
     return out
@@ -217,7 +224,7 @@ def compute_mistakenness(
         return mistakenness_values(*(chunk[f] for f in fields), use_logits)
 
     config = ClassificationMistakennessConfig(pred_field, gt_field, out, use_logits)
-    _brain_run(view, config, out, fields, score)
+    _brain_run(view, config, out, _scored_chunks(view, fields, score))
     p(1.0, f"{out}: done", force=True)
     _record(view, out, "mistakenness", pred_field, gt_field=gt_field, use_logits=use_logits)
     return out
@@ -250,7 +257,6 @@ def _bounded_score(view, score: str, embeddings_field: str, out: str, p) -> None
     """:mod:`classlab.curation.bounded`'s chunked computation, registered as brain's own
     run (``UniquenessConfig``/``RepresentativenessConfig``) so brain's run list, info and
     deletion treat it like ``fob.compute_<score>``; values written one chunk at a time."""
-    import fiftyone as fo
 
     from classlab.curation import bounded
 
@@ -266,18 +272,15 @@ def _bounded_score(view, score: str, embeddings_field: str, out: str, p) -> None
         values_of = bounded.representativeness_values
     # everything is computed (and every vector checked) before the first write
     ids, values, _info = values_of(view, embeddings_field, p.stage(0.0, 0.9))
-    method = Config(out, embeddings_field=embeddings_field).build()
-    method.ensure_requirements()
-    method.register_run(view, out, cleanup=False)
-    if not view._dataset.has_field(out):
-        view._dataset.add_sample_field(out, fo.FloatField)
-    step = defaults.CHUNK_SIZE
-    for start in range(0, len(values), step):
-        stop = min(len(values), start + step)
-        write_values(view, out, dict(zip(ids.slice(start, stop), values[start:stop].tolist())))
-        fault("scores_after_values")
-        p(0.9 + 0.1 * stop / len(values), f"{out}: writing")
-    method.save_run_results(view, out, None)
+
+    def chunks():
+        step = defaults.CHUNK_SIZE
+        for start in range(0, len(values), step):
+            stop = min(len(values), start + step)
+            yield dict(zip(ids.slice(start, stop), values[start:stop].tolist()))
+            p(0.9 + 0.1 * stop / len(values), f"{out}: writing")
+
+    _brain_run(view, Config(out, embeddings_field=embeddings_field), out, chunks())
 
 
 def resolve_embedding_method(method: Optional[str], n: int) -> str:
