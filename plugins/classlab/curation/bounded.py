@@ -4,12 +4,16 @@ Brain's ``compute_uniqueness`` finds each sample's 3 nearest neighbours exactly
 (scikit-learn, every vector and every neighbour array in memory; brute force above
 15,000 samples, so its time grows as N^2), and ``compute_representativeness`` runs
 scikit-learn's k-means (k=20) on every vector at once. Here the same formulas run
-on the embeddings read one chunk (:data:`classlab.defaults.CHUNK_SIZE`) at a time:
+on the embeddings read from the database once, one chunk
+(:data:`classlab.defaults.CHUNK_SIZE`) at a time, and spilled as float32 rows to a
+temp file under ClassLab's root that the later passes read back (:class:`_Spill`):
 
 - uniqueness: nearest neighbours from an approximate HNSW index (``faiss``, the
-  centred unit vectors as float32), then brain's formula as its
-  scikit-learn index computes it above 15,000 samples (see
-  :func:`uniqueness_values`), divided by its maximum over the view;
+  centred unit vectors as float32; identical vectors indexed once), then brain's
+  formula as its scikit-learn index computes it above 15,000 samples (see
+  :func:`uniqueness_values`), divided by its maximum over the view; the rows the
+  index ranks most unique are recomputed by brute force until that maximum is
+  exact (:func:`_exact_top`);
 - representativeness: ``sklearn.cluster.MiniBatchKMeans`` (k=20, brain's seed
   1234) fitted chunk by chunk, then brain's "cluster-center" value: each sample's
   Euclidean distance to its cluster's centre divided by the largest in that
