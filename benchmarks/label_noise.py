@@ -7,7 +7,8 @@ For each model setting, each noise kind (``uniform``: to another class at random
 ``--train-size`` MNIST training labels is flipped, then:
 
 (a) ``oos``: ClassLab's K-fold cross-validation (:func:`classlab.labels.oos.cross_validate`:
-    calibrated out-of-sample logits) -> ``cleanlab.filter.find_label_issues``;
+    calibrated out-of-sample logits; ``--repeats R``: repeated K-fold, each sample's R
+    held-out models averaged) -> ``cleanlab.filter.find_label_issues``;
 (b) ``insample``: one model trained on all the noisy labels, its predictions on
     those same samples -> ``find_label_issues``;
 (c) ``mistakenness``: Brain's mistakenness (``classlab.curation.scores.mistakenness_values``,
@@ -131,7 +132,8 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
     y = torch.as_tensor(noisy, dtype=torch.long).to(x.device)
     fold_cfg, insample_opts = opts
     fold_cfg.in_channels = 1
-    plan = OosPlan(None, None, [str(c) for c in range(10)], args.folds, fold_cfg, args.device)
+    classes = [str(c) for c in range(10)]
+    plan = OosPlan(None, None, classes, args.folds, fold_cfg, args.device, [], args.repeats)
     t0 = time.perf_counter()
     oos_logits, fold_of, folds = cross_validate(x, y, plan, args.seed)
     t_oos = time.perf_counter() - t0
@@ -145,6 +147,7 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
         "noise": kind,
         "rate": rate,
         "n": len(noisy),
+        "repeats": args.repeats,
         "flips": len(flipped),
         "oos": cleanlab_scores(noisy, softmax(oos_logits), flipped),
         "insample": cleanlab_scores(noisy, softmax(z), flipped),
@@ -168,7 +171,8 @@ def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
     enough to try other filters or calibrations without training again."""
     y_true, noisy, flipped = labels
     Path(folder).mkdir(parents=True, exist_ok=True)
-    name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}.npz"
+    name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}"
+    name += f"-r{row['repeats']}.npz" if row["repeats"] > 1 else ".npz"
     np.savez_compressed(
         Path(folder) / name,
         y_true=y_true,
@@ -178,13 +182,15 @@ def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
         fold_of=fold_of,
         temperatures=np.array([f.temperature for f in folds]),
         insample_logits=z,
+        repeats=row["repeats"],
     )
 
 
 def line(r: dict) -> str:
     a, b, c = r["oos"], r["insample"], r["mistakenness"]
+    model = r["model"] + (f" R={r['repeats']}" if r.get("repeats", 1) > 1 else "")
     return (
-        f"{r['model']:8s} {r['noise']:10s} {r['rate']:4.0%} flips {r['flips']:5d} | "
+        f"{model:8s} {r['noise']:10s} {r['rate']:4.0%} flips {r['flips']:5d} | "
         f"(a) OOS P {a['precision']:.3f} R {a['recall']:.3f} topN {a['top_n_recall']:.3f} | "
         f"(b) in-sample P {b['precision']:.3f} R {b['recall']:.3f} "
         f"topN {b['top_n_recall']:.3f} | (c) mistakenness topN {c['top_n_recall']:.3f} | "
@@ -261,8 +267,10 @@ def variants(argv) -> int:
 
     for path in sorted(Path(argv[0]).glob("*.npz")):
         d = np.load(path)
-        raw = d["oos_logits"] * d["temperatures"][d["fold_of"] - 1][:, None]
-        probs = {"calibrated": softmax(d["oos_logits"]), "T=1": softmax(raw)}
+        probs = {"calibrated": softmax(d["oos_logits"])}
+        if "repeats" not in d.files or int(d["repeats"]) == 1:  # one fold model a sample
+            raw = d["oos_logits"] * d["temperatures"][d["fold_of"] - 1][:, None]
+            probs["T=1"] = softmax(raw)
         print(f"{path.stem}: {len(d['flipped'])} flips", flush=True)
         for (name, p), how in ((x, f) for x in probs.items() for f in FILTERS):
             with warnings.catch_warnings():
@@ -289,6 +297,9 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="default: defaults.OOS_EPOCHS")
     p.add_argument("--fit-epochs", type=int, default=20)
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument(
+        "--repeats", type=int, default=1, help="repeated K-fold: R fold models per sample"
+    )
     p.add_argument("--models", default="default,fit")
     p.add_argument("--noise", default="uniform,confusable")
     p.add_argument("--rates", default="0.02,0.10")

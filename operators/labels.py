@@ -72,7 +72,7 @@ class ComputeOosPredictions(foo.Operator):
 
     def resolve_input(self, ctx):
         from classlab.config import check_key
-        from classlab.labels.oos import check_num_folds, check_oos_args
+        from classlab.labels.oos import check_num_folds, check_oos_args, check_repeats
 
         inputs = types.Object()
         key = inputs.str("run_key", default=defaults.OOS_RUN_KEY, label="Run key")
@@ -88,6 +88,16 @@ class ComputeOosPredictions(foo.Operator):
             description="Empty: every labelled sample of the view",
         )
         folds = inputs.int("num_folds", default=defaults.OOS_FOLDS, label="Folds (K)")
+        repeats = inputs.int(
+            "repeats",
+            default=1,
+            label="Repeats (R)",
+            description=(
+                "Repeated K-fold: each sample predicted by R fold models that did not see "
+                "it, their probabilities averaged (better label-issue precision; R times "
+                "the training)"
+            ),
+        )
         inputs.int("seed", default=defaults.SPLIT_SEED, label="Seed")
         inputs.int("epochs", default=defaults.OOS_EPOCHS, label="Epochs per fold")
         inputs.int("batch_size", default=128, label="Batch size")
@@ -104,6 +114,8 @@ class ComputeOosPredictions(foo.Operator):
             return types.Property(inputs)
         if check(folds, check_num_folds, param(ctx, "num_folds", defaults.OOS_FOLDS)) is None:
             return types.Property(inputs)
+        if check(repeats, check_repeats, param(ctx, "repeats", 1)) is None:
+            return types.Property(inputs)
         if ctx.dataset is not None:
             notice = inputs.view("checks", types.Notice(label="Checks"))
             check(notice, check_oos_args, target_view(ctx), **oos_check_args(ctx))
@@ -114,7 +126,8 @@ class ComputeOosPredictions(foo.Operator):
             ctx,
             "Out-of-sample predictions",
             (
-                "Predicted **{num_samples}** samples out of sample with {num_folds} fold models "
+                "Predicted **{num_samples}** samples out of sample with {num_folds} folds x "
+                "{repeats} repeat(s) "
                 "(accuracy {accuracy:.4f}) into `{pred_field}`, and {num_others} other samples by"
                 " their ensemble, in {seconds:.0f} s. Next: find label issues."
             ),
@@ -134,6 +147,7 @@ class ComputeOosPredictions(foo.Operator):
             num_folds=k,
             seed=param(ctx, "seed", defaults.SPLIT_SEED),
             config=_options(ctx),
+            repeats=param(ctx, "repeats", 1),
             progress=progress(ctx),
         )
         if ctx.params.get(OOS_FOLDS_PARAM):  # one shard of shards=N: its folds only
@@ -168,6 +182,7 @@ def oos_check_args(ctx) -> dict:
         num_folds=k,
         config=_options(ctx),
         overwrite=overwrite,
+        repeats=param(ctx, "repeats", 1),
     )
 
 

@@ -295,14 +295,16 @@ def _prepare_oos(ctx, view) -> dict:
 
 
 def _split_oos(ctx, view, n: int) -> list[dict]:
-    """The folds are the shards: each trains its folds over the whole view."""
-    from classlab.labels.oos import check_num_folds
+    """The folds are the shards: each trains its fold models (K per repeat) over the
+    whole view."""
+    from classlab.labels.oos import check_num_folds, check_repeats
     from classlab.labels.oos_shards import split_folds
 
     from .labels import OOS_FOLDS_PARAM
 
     k = check_num_folds(param(ctx, "num_folds", defaults.OOS_FOLDS))
-    return [{OOS_FOLDS_PARAM: folds} for folds in split_folds(k, n)]
+    units = k * check_repeats(param(ctx, "repeats", 1))
+    return [{OOS_FOLDS_PARAM: folds} for folds in split_folds(units, n)]
 
 
 def _finish_oos(ctx, view, report) -> dict:

@@ -10,12 +10,14 @@ from support.labels import noisy_logits
 
 def test_oos_form_shows_the_cores_messages(mnist_small):
     from classlab.config import check_key
-    from classlab.labels.oos import check_num_folds
+    from classlab.labels.oos import check_num_folds, check_repeats
 
     inputs = form("compute_oos_predictions", mnist_small, {"run_key": "a/b"})
     assert errors(inputs)["run_key"] == core_message(check_key, "a/b", "run_key")
     inputs = form("compute_oos_predictions", mnist_small, {"num_folds": 1})
     assert errors(inputs)["num_folds"] == core_message(check_num_folds, 1)
+    inputs = form("compute_oos_predictions", mnist_small, {"repeats": 0})
+    assert errors(inputs)["repeats"] == core_message(check_repeats, 0)
     # no split yet: no sample is tagged val, but train is: the form is valid
     inputs = form("compute_oos_predictions", mnist_small, {"tags": ["nope"]})
     assert "No labelled sample tagged nope" in errors(inputs)["checks"]

@@ -53,6 +53,18 @@ def test_shards_queue_one_operation_per_group_of_folds(split_small, execute):
         for i in res["operations"]:
             svc.delete_operation(ObjectId(i))
     assert not ds.has_field("lenet_oos")
+    # with repeats the shards share out K x R fold models
+    res = execute(
+        "compute_oos_predictions", view=ds, params={"shards": 2, "num_folds": 2, "repeats": 2}
+    ).result
+    try:
+        ops = [svc.get(ObjectId(i)) for i in res["operations"]]
+        params = [op.context.request_params["params"] for op in ops]
+        assert [p["_oos_folds"] for p in params] == [[1, 2], [3, 4]]
+        assert all(p["repeats"] == 2 for p in params)
+    finally:
+        for i in res["operations"]:
+            svc.delete_operation(ObjectId(i))
     # checked before anything is queued: more folds than samples per class
     before = len(svc.list_operations(dataset_name=ds.name))
     with pytest.raises(ExecutionError, match="num_folds=50 is more than"):

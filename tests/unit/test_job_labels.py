@@ -63,7 +63,9 @@ def test_oos_and_label_issues_steps_and_the_selection(mnist_dir, dataset_name):
 def test_cli_sets_the_oos_options():
     from classlab.job.cli import build_parser, config_from_args
 
-    cfg = config_from_args(build_parser().parse_args(["--oos-folds", "3", "--oos-epochs", "1"]))
-    assert (cfg.oos_folds, cfg.oos_epochs) == (3, 1)
+    argv = ["--oos-folds", "3", "--oos-epochs", "1", "--oos-repeats", "2"]
+    cfg = config_from_args(build_parser().parse_args(argv))
+    assert (cfg.oos_folds, cfg.oos_epochs, cfg.oos_repeats) == (3, 1, 2)
     default = config_from_args(build_parser().parse_args([]))
     assert (default.oos_folds, default.oos_epochs) == (defaults.OOS_FOLDS, 2)
+    assert default.oos_repeats == 1

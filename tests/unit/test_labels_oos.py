@@ -95,8 +95,64 @@ def test_oos_checks_run_before_any_write(split_small, unchanged):
         (dict(label_field="nope"), FieldError, "label_field"),
         (dict(config={"epochs": 0}), InputError, "epochs"),
         (dict(num_folds=200), InputError, "num_folds"),
+        (dict(repeats=0), InputError, "repeats must be an integer from 1 to 10"),
+        (dict(repeats=11), InputError, "repeats"),
+        (dict(repeats=1.5), InputError, "repeats"),
+        (dict(repeats=True), InputError, "repeats"),
+        (dict(repeats="2"), InputError, "repeats"),
     ]
     with unchanged(ds):
         for kwargs, exc, match in cases:
             with pytest.raises(exc, match=match):
                 compute_oos_predictions(ds, **{"config": FAST, **kwargs})
+
+
+def test_repeats_average_each_samples_held_out_models_and_keep_repeat_one(split_small):
+    import torch
+    from classlab.labels.calibration import log_mean_probs, softmax
+    from classlab.labels.oos import repeat_seed
+    from classlab.lenet.data import view_tensors
+    from classlab.lenet.registry import list_models, load_model
+    from classlab.lenet.train import predict
+
+    ds = split_small
+    res = compute_oos_predictions(ds, num_folds=3, repeats=2, seed=5, config=FAST)
+    assert res["folds"] == [fold_key("lenet_oos", u) for u in range(1, 7)]
+    assert res["repeats"] == 2 and records.get_record(ds, "oos", "lenet_oos")["repeats"] == 2
+    models = list_models(ds)
+    assert [models[k]["repeat"] for k in res["folds"]] == [1, 1, 1, 2, 2, 2]
+    cv = ds.match_tags(["train", "val"])
+    ids, x, y = view_tensors(cv, "ground_truth", res["classes"], 1, 28)
+    # each repeat's folds: that repeat's seeded split, every sample held out once
+    per_repeat = []
+    for r in range(2):
+        z = np.full((len(ids), 10), np.nan)
+        for k, (_, test) in enumerate(make_folds(y.numpy(), 3, repeat_seed(5, r)), 1):
+            key = fold_key("lenet_oos", r * 3 + k)
+            m = models[key]
+            assert m["num_train"] + m["num_val"] + len(test) == 300  # never saw its test
+            model, _ = load_model(ds, key)
+            z[test] = predict(model, x[torch.as_tensor(test)], amp=False).numpy()
+            z[test] /= m["temperature"]
+        assert not np.isnan(z).any()
+        per_repeat.append(z)
+    assert not np.allclose(per_repeat[0], per_repeat[1], atol=1e-3)  # two ensembles
+    stored = np.array(cv.select(ids, ordered=True).values("lenet_oos.logits"))
+    want = softmax(log_mean_probs([softmax(z) for z in per_repeat]))
+    assert np.allclose(softmax(stored), want, atol=1e-4)
+    assert set(cv.values("lenet_oos.fold")) == {1, 2, 3}  # repeat 1's fold
+    # repeat 1 is the plain run: same folds, bitwise the same models
+    one = compute_oos_predictions(
+        ds, run_key="one", pred_field="one", num_folds=3, seed=5, config=FAST
+    )
+    assert one["repeats"] == 1 and len(one["folds"]) == 3
+    for k in (1, 2, 3):
+        a, _ = load_model(ds, fold_key("one", k))
+        b, _ = load_model(ds, fold_key("lenet_oos", k))
+        wa, wb = a.state_dict(), b.state_dict()
+        assert all(torch.equal(wa[n], wb[n]) for n in wa)
+    c, _ = load_model(ds, fold_key("lenet_oos", 4))
+    assert not all(torch.equal(c.state_dict()[n], wa[n]) for n in wa)
+    # a rerun with fewer repeats removes the surplus fold models
+    compute_oos_predictions(ds, num_folds=3, seed=5, config=FAST, overwrite=True)
+    assert not any(fold_key("lenet_oos", u) in list_models(ds) for u in (4, 5, 6))

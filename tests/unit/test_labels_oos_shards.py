@@ -80,3 +80,25 @@ def test_shards_then_final_step_equal_an_unsharded_run(twins):
     rec_a, rec_b = ({k: v for k, v in r.items() if k not in timing} for r in recs)
     assert rec_a == rec_b and rec_a["folds"] == [fold_key("lenet_oos", k) for k in (1, 2, 3)]
     assert np.isclose(final["accuracy"], whole["accuracy"])
+
+
+def test_sharded_repeats_equal_an_unsharded_run(twins):
+    a, b = twins
+    whole = compute_oos_predictions(b, num_folds=2, repeats=2, seed=7, config=FAST)
+    assert split_folds(4, 2) == [[1, 2], [3, 4]]  # the operator's split of 2 x 2 models
+    with pytest.raises(InputError, match="folds must be distinct fold numbers from 1 to 4"):
+        compute_oos_folds(a, [5], num_folds=2, repeats=2, seed=7, config=FAST)
+    first = compute_oos_folds(a, [1, 2], num_folds=2, repeats=2, seed=7, config=FAST)
+    assert first["num_samples"] == 0 and not a.has_field("lenet_oos")  # the final step's
+    with pytest.raises(InputError, match=r"fold model\(s\) \['lenet_oos-fold3'"):
+        finish_oos_predictions(a, num_folds=2, repeats=2, seed=7, config=FAST)
+    compute_oos_folds(a, [3, 4], num_folds=2, repeats=2, seed=7, config=FAST)
+    final = finish_oos_predictions(a, num_folds=2, repeats=2, seed=7, config=FAST)
+    for path in ("lenet_oos.label", "lenet_oos.fold"):
+        assert a.values(path) == b.values(path), path
+    za, zb = (np.stack(ds.values("lenet_oos.logits")) for ds in (a, b))
+    assert za.shape == (600, 10) and np.allclose(za, zb, atol=1e-5)
+    timing = {"seconds", "fold_seconds"}
+    same = {k: v for k, v in whole.items() if k not in timing}
+    assert {k: v for k, v in final.items() if k not in timing} == same
+    assert final["repeats"] == 2 and len(final["folds"]) == 4

@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.oos_epochs,
         help="epochs of each fold model of the out-of-sample step (label issues)",
     )
+    add(
+        "--oos-repeats",
+        type=int,
+        default=d.oos_repeats,
+        help="repeated K-fold in the out-of-sample step: R fold models per sample "
+        "(R times its training)",
+    )
     _add_finetune_args(p.add_argument_group("fine-tuning and the control").add_argument, d)
     _add_model_args(p.add_argument_group("extra models (opt-in)").add_argument)
     clip = p.add_argument_group("CLIP").add_argument
@@ -150,6 +157,7 @@ def config_from_args(args):
         epochs=args.epochs,
         oos_folds=args.oos_folds,
         oos_epochs=args.oos_epochs,
+        oos_repeats=args.oos_repeats,
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
         repeats=args.repeats,

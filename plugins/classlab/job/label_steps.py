@@ -30,6 +30,7 @@ class LabelSteps:
             config=dict(epochs=c.oos_epochs, batch_size=c.batch_size, device=c.device),
             predict_others=True,
             overwrite=True,
+            repeats=c.oos_repeats,
             progress=progress,
         )
         return out.OutOfSample(

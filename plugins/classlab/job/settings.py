@@ -31,7 +31,8 @@ class WorkflowConfig:
     ``augment_params`` are arguments of
     :func:`~classlab.curation.augment.augment_samples`.
 
-    ``oos_folds`` LeNet-5 models of ``oos_epochs`` each give every train/val sample an
+    ``oos_folds`` LeNet-5 models of ``oos_epochs`` each (times ``oos_repeats``:
+    repeated K-fold) give every train/val sample an
     out-of-sample prediction in ``oos_field`` (test: their ensemble); cleanlab flags
     the likely label errors on them; the curation then selects misclassified /
     low-confidence training samples from ``oos_field``, minus the flagged ones.
@@ -91,6 +92,7 @@ class WorkflowConfig:
     # fewer than defaults.OOS_EPOCHS: 5 folds x 2 epochs keep the whole job near its
     # time target on 2 CPU cores (benchmarks/RESULTS.md, "Label issues")
     oos_epochs: int = 2
+    oos_repeats: int = 1
     only: Optional[list[str]] = None
     models: Union[str, Sequence[str], None] = ()
     models_epochs: Optional[int] = None

@@ -8,14 +8,21 @@ The images are decoded once into a tensor cache shared by all folds
 of its own training part, and is temperature-scaled on that same slice
 (:mod:`classlab.labels.calibration`), so the stored logits are calibrated. The
 other samples of the view (e.g. ``test``), when ``predict_others``, get the mean of
-the K calibrated fold models' probabilities (none of them saw those samples).
+the calibrated fold models' probabilities (none of them saw those samples).
 Augmented copies are left out: a copy in another fold would leak its source.
+
+``repeats=R`` repeats the K-fold split R times with other seeds (repeated K-fold
+cross-validation): each labelled sample is then predicted by R fold models that did
+not see it, and its stored logits are the log of their mean calibrated probabilities
+(an ensemble; R times the training). Repeat 1 is exactly the ``repeats=1`` run.
 
 Storage: fold ``k`` (1-based) of run ``R`` is the model ``R-fold<k>`` in the
 model registry (:mod:`classlab.lenet.registry`; keys cannot hold ``/``), with its
 history, and the run itself is the record ``oos/R`` (``folds`` lists the fold
-keys, plus temperatures, sizes and the out-of-sample accuracy). Each prediction
-carries ``fold`` (``k``, or 0 for a sample predicted by the ensemble).
+keys, plus temperatures, sizes and the out-of-sample accuracy). With repeats the
+folds are numbered on: repeat ``r``'s fold ``k`` is ``R-fold<(r - 1) * K + k>``. Each
+prediction carries ``fold`` (``k`` of repeat 1, or 0 for a sample predicted by the
+ensemble).
 
 Nothing is written before every fold has trained: a failure leaves the dataset as
 it was. (``shards=N`` trains the folds in N delegated operations that each write
@@ -40,6 +47,8 @@ logger = logging.getLogger("classlab")
 
 KIND = "oos"
 MAX_FOLDS = 50
+MAX_REPEATS = 10
+REPEAT_SEED_STEP = 7919  # repeat r draws its folds with seed + r * this (a prime)
 WRITE_CHUNK = 5000
 
 
@@ -59,6 +68,26 @@ def check_num_folds(num_folds) -> int:
     if not ok or num_folds != int(num_folds) or not 2 <= num_folds <= MAX_FOLDS:
         raise InputError(f"num_folds must be an integer from 2 to {MAX_FOLDS}, got {num_folds!r}")
     return int(num_folds)
+
+
+def check_repeats(repeats) -> int:
+    """``repeats`` is an integer from 1 to ``MAX_REPEATS``."""
+    ok = isinstance(repeats, (int, float)) and not isinstance(repeats, bool)
+    if not ok or repeats != int(repeats) or not 1 <= repeats <= MAX_REPEATS:
+        raise InputError(
+            f"repeats must be an integer from 1 to {MAX_REPEATS} (1: plain K-fold), got {repeats!r}"
+        )
+    return int(repeats)
+
+
+def repeat_seed(seed: int, r: int) -> int:
+    """The seed of repeat ``r`` (0-based) of the folds: ``seed`` itself for the first."""
+    return int(seed) + r * REPEAT_SEED_STEP
+
+
+def unit_of(u: int, num_folds: int) -> tuple[int, int]:
+    """``(repeat, fold)``, both 0-based, of fold model ``u`` (1-based, across repeats)."""
+    return divmod(u - 1, num_folds)
 
 
 def oos_config(config=None):
@@ -96,10 +125,24 @@ class OosPlan:
     cfg: object
     device: str
     fold_keys: list[str] = field(default_factory=list)
+    repeats: int = 1
+
+    @property
+    def num_units(self) -> int:
+        """Fold models in all: K per repeat."""
+        return self.num_folds * self.repeats
 
 
 def check_oos_args(
-    view, run_key, label_field, pred_field, tags, num_folds, config=None, overwrite=False
+    view,
+    run_key,
+    label_field,
+    pred_field,
+    tags,
+    num_folds,
+    config=None,
+    overwrite=False,
+    repeats=1,
 ) -> OosPlan:
     """Every check of :func:`compute_oos_predictions`, in order (aggregations only).
 
@@ -112,6 +155,7 @@ def check_oos_args(
 
     check_key(run_key, "run_key")
     k = check_num_folds(num_folds)
+    n_rep = check_repeats(repeats)
     cfg = oos_config(config)
     device = resolve_device(cfg.device)
     dataset = view._dataset
@@ -123,7 +167,7 @@ def check_oos_args(
             f"An OOS run {run_key!r} exists: pick another run_key or pass overwrite=True"
         )
     models = registry.list_models(dataset)
-    keys = [fold_key(run_key, i) for i in range(1, k + 1)]
+    keys = [fold_key(run_key, i) for i in range(1, k * n_rep + 1)]
     for key in keys:
         registry.check_new_run_key(key, models, overwrite, "run_key")
     try:  # the rule of apply_lenet's prediction field, under this function's name for it
@@ -134,7 +178,7 @@ def check_oos_args(
     counts = {c: n for c, n in cv.count_values(f"{label_field}.label").items() if c}
     _check_counts(counts, k, tags)
     classes = sorted(counts)
-    return OosPlan(cv, others, classes, k, cfg, device, keys)
+    return OosPlan(cv, others, classes, k, cfg, device, keys, n_rep)
 
 
 def _check_counts(counts: dict, k: int, tags) -> None:
@@ -192,22 +236,42 @@ class FoldResult:
     logits: np.ndarray
     num_train: int
     num_val: int
+    repeat: int = 1
 
 
-def _fit_fold(k, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
-    """Trains fold ``k`` on ``idx = (train_idx, test_idx)`` and predicts its test part."""
+def fold_label(plan: OosPlan, u: int) -> str:
+    """How progress names fold model ``u``: ``fold k/K`` (``repeat r/R, fold k/K``)."""
+    r, k = unit_of(u, plan.num_folds)
+    fold = f"fold {k + 1}/{plan.num_folds}"
+    return fold if plan.repeats == 1 else f"repeat {r + 1}/{plan.repeats}, {fold}"
+
+
+def repeat_splits(y: np.ndarray, plan: OosPlan, seed: int, r: int):
+    """The K (train, test) index pairs of repeat ``r`` (0-based)."""
+    return make_folds(y, plan.num_folds, repeat_seed(seed, r))
+
+
+def _fit_fold(u, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
+    """Trains fold model ``u`` (1-based across repeats; ``idx = (train_idx, test_idx)``
+    of its repeat's split) and predicts its test part. Repeat ``r`` (0-based) splits
+    off its inner validation slice with ``repeat_seed(seed, r) + k`` and trains with
+    ``cfg.seed + r``, so repeat 1 is exactly a ``repeats=1`` run."""
+    import dataclasses
+
     import torch
 
     from classlab.labels.calibration import fit_temperature
     from classlab.lenet.train import fit_tensors, predict
 
+    r, k0 = unit_of(u, plan.num_folds)
     train_idx, test_idx = idx
-    fit_idx, val_idx = inner_split(train_idx, y.cpu().numpy(), seed + k)
+    fit_idx, val_idx = inner_split(train_idx, y.cpu().numpy(), repeat_seed(seed, r) + k0 + 1)
 
     def take(a):
         return torch.as_tensor(a, device=x.device)
 
-    cfg = plan.cfg
+    cfg = plan.cfg if r == 0 else dataclasses.replace(plan.cfg, seed=plan.cfg.seed + r)
+    name = fold_label(plan, u)
     res = fit_tensors(
         x[take(fit_idx)],
         y[take(fit_idx)],
@@ -216,36 +280,55 @@ def _fit_fold(k, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
         cfg,
         plan.device,
         len(plan.classes),
-        progress=lambda f, label: report(f, f"fold {k}/{plan.num_folds}: {label}", force=True),
+        progress=lambda f, label: report(f, f"{name}: {label}", force=True),
     )
     val_logits = predict(res.model, x[take(val_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
     t = fit_temperature(val_logits.cpu().numpy(), y[take(val_idx)].cpu().numpy())
     logits = predict(res.model, x[take(test_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
-    logger.info("fold %d/%d: temperature %.3f", k, plan.num_folds, t)
+    logger.info("%s: temperature %.3f", name, t)
     calibrated = (logits.cpu().numpy() / t).astype(np.float32)
-    return FoldResult(k, res, t, test_idx, calibrated, len(fit_idx), len(val_idx))
+    return FoldResult(u, res, t, test_idx, calibrated, len(fit_idx), len(val_idx), r + 1)
 
 
 def cross_validate(x, y, plan: OosPlan, seed: int, progress: ProgressFn | None = None):
-    """The K folds on in-memory tensors (uint8 images ``x``, int64 labels ``y``): the
-    one loop that :func:`compute_oos_predictions` and ``benchmarks/label_noise.py`` run.
+    """The K folds (times ``plan.repeats``) on in-memory tensors (uint8 images ``x``,
+    int64 labels ``y``): the one loop that :func:`compute_oos_predictions` and
+    ``benchmarks/label_noise.py`` run.
 
     Returns:
-        ``(logits, fold_of, folds)``: calibrated out-of-sample logits (``N x C``), the
-        fold (1..K) that predicted each sample, and the :class:`FoldResult` list
+        ``(logits, fold_of, folds)``: calibrated out-of-sample logits (``N x C``; with
+        repeats, the log of the repeats' mean probabilities), the fold (1..K, of repeat
+        1) that predicted each sample, and the :class:`FoldResult` list
     """
     report = as_progress(progress)
-    splits = make_folds(y.cpu().numpy(), plan.num_folds, seed)
-    folds = []
-    for k, idx in enumerate(splits, 1):
-        span = ((k - 1) / plan.num_folds, k / plan.num_folds)
-        report(span[0], f"fold {k}/{plan.num_folds}: training", force=True)
-        folds.append(_fit_fold(k, x, y, idx, plan, seed, report.stage(*span)))
-    logits = np.zeros((len(y), len(plan.classes)), dtype=np.float32)
-    fold_of = np.zeros(len(y), dtype=np.int64)
-    for fold in folds:
-        logits[fold.test_idx], fold_of[fold.test_idx] = fold.logits, fold.k
+    y_np = y.cpu().numpy()
+    n, folds = plan.num_units, []
+    for r in range(plan.repeats):
+        for k, idx in enumerate(repeat_splits(y_np, plan, seed, r), 1):
+            u = r * plan.num_folds + k
+            span = ((u - 1) / n, u / n)
+            report(span[0], f"{fold_label(plan, u)}: training", force=True)
+            folds.append(_fit_fold(u, x, y, idx, plan, seed, report.stage(*span)))
+    logits, fold_of = combine_folds(folds, len(y_np), len(plan.classes))
     return logits, fold_of, folds
+
+
+def combine_folds(folds, n: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(logits, fold_of)`` of ``n`` samples from the fold results (``test_idx``,
+    ``logits``, ``repeat``, ``k``): one repeat's logits as they are; several repeats'
+    as the log of their mean probabilities. ``fold_of``: the fold of repeat 1."""
+    from classlab.labels.calibration import log_mean_probs, softmax
+
+    per_repeat: dict[int, np.ndarray] = {}
+    fold_of = np.zeros(n, dtype=np.int64)
+    for fold in folds:
+        z = per_repeat.setdefault(fold.repeat, np.zeros((n, num_classes), dtype=np.float32))
+        z[fold.test_idx] = fold.logits
+        if fold.repeat == 1:
+            fold_of[fold.test_idx] = fold.k
+    if len(per_repeat) == 1:
+        return next(iter(per_repeat.values())), fold_of
+    return log_mean_probs([softmax(z) for _, z in sorted(per_repeat.items())]), fold_of
 
 
 def ensemble_logits(members, x, plan: OosPlan) -> np.ndarray:
@@ -274,6 +357,7 @@ def run_summary(plan: OosPlan, args: dict, counts: tuple, accuracy: float, folds
         "tags": list(args["tags"]),
         "folds": plan.fold_keys,
         "num_folds": plan.num_folds,
+        "repeats": plan.repeats,
         "seed": int(args["seed"]),
         "classes": plan.classes,
         "num_samples": counts[0],
@@ -310,6 +394,7 @@ def compute_oos_predictions(
     config=None,
     predict_others: bool = True,
     overwrite: bool = False,
+    repeats: int = 1,
     progress: ProgressFn | None = None,
 ) -> dict:
     """Out-of-sample predictions of every labelled sample by K-fold cross-validation.
@@ -326,6 +411,9 @@ def compute_oos_predictions(
         predict_others: also predict the rest of the view (e.g. test) with the mean of
             the fold models' calibrated probabilities
         overwrite: replace an existing run / fold models / field
+        repeats: R, repeated K-fold (1 to 10): each sample predicted by R fold models
+            that did not see it (the log of their mean calibrated probabilities); R
+            times the training, fold models ``<run_key>-fold1`` .. ``-fold<R*K>``
         progress: ``fn(fraction, label)``, with one report per fold epoch
 
     Returns:
@@ -336,7 +424,7 @@ def compute_oos_predictions(
 
     report, t0 = as_progress(progress), time.perf_counter()
     plan = check_oos_args(
-        view, run_key, label_field, pred_field, tags, num_folds, config, overwrite
+        view, run_key, label_field, pred_field, tags, num_folds, config, overwrite, repeats
     )
     ids, x, y, oids, ox = _decode(plan, label_field, predict_others, report.stage(0, 0.1))
     logits, fold_of, folds = cross_validate(x, y, plan, seed, report.stage(0.1, 0.9))

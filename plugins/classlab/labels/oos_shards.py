@@ -21,6 +21,12 @@ folds trained before it: on the same device and thread count the result equals a
 unsharded run. Unlike an unsharded run, a sharded one writes fold by fold: a failed
 shard leaves the folds of the others in place (rerun it; the final step runs when it
 completes).
+
+With ``repeats=R`` the shards share out the R x K fold models the same way, but a
+sample's prediction needs its R held-out models, which different shards may train:
+the shards then only commit their models, and the final step predicts every
+cross-validated sample with its R fold models (the same calibrated logits an
+unsharded run averages).
 """
 
 from __future__ import annotations
@@ -34,11 +40,15 @@ from classlab import defaults, records
 from classlab.errors import InputError
 from classlab.labels.oos import (
     KIND,
+    FoldResult,
     _fit_fold,
     check_oos_args,
+    combine_folds,
     ensemble_logits,
-    make_folds,
+    fold_label,
+    repeat_splits,
     run_summary,
+    unit_of,
 )
 from classlab.progress import ProgressFn, as_progress
 
@@ -52,12 +62,14 @@ def split_folds(num_folds: int, shards: int) -> list[list[int]]:
 
 
 def check_fold_list(folds, num_folds: int) -> list[int]:
-    """``folds``: distinct fold numbers from 1 to ``num_folds``; returns them sorted."""
+    """``folds``: distinct fold numbers from 1 to ``num_folds`` (the fold models of all
+    repeats); returns them sorted."""
     ok = isinstance(folds, (list, tuple)) and folds
     ok = ok and all(isinstance(k, int) and not isinstance(k, bool) for k in folds)
     if not ok or len(set(folds)) != len(folds) or not all(1 <= k <= num_folds for k in folds):
         raise InputError(
-            f"folds must be distinct fold numbers from 1 to num_folds={num_folds}, got {folds!r}"
+            f"folds must be distinct fold numbers from 1 to {num_folds} (num_folds x "
+            f"repeats), got {folds!r}"
         )
     return sorted(folds)
 
@@ -72,10 +84,12 @@ def compute_oos_folds(
     num_folds: int = defaults.OOS_FOLDS,
     seed: int = defaults.SPLIT_SEED,
     config=None,
+    repeats: int = 1,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """One shard of a sharded OOS run: trains ``folds`` (of ``num_folds``), commits
-    their models and writes the predictions of the samples they held out.
+    """One shard of a sharded OOS run: trains ``folds`` (fold models 1 to
+    ``num_folds * repeats``), commits them and, without repeats, writes the
+    predictions of the samples they held out (with repeats the final step does).
 
     The caller (the sharded operator's parent) checked the request with its own
     ``overwrite``; a shard overwrites what a sibling, or the run it replaces, wrote.
@@ -87,29 +101,39 @@ def compute_oos_folds(
     from classlab.labels.oos_store import commit_folds, write_oos_predictions
 
     report, t0 = as_progress(progress), time.perf_counter()
-    plan = check_oos_args(view, run_key, label_field, pred_field, tags, num_folds, config, True)
-    chosen = check_fold_list(list(folds), plan.num_folds)
+    plan = check_oos_args(
+        view, run_key, label_field, pred_field, tags, num_folds, config, True, repeats
+    )
+    chosen = check_fold_list(list(folds), plan.num_units)
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.1))
-    splits = make_folds(y.cpu().numpy(), plan.num_folds, seed)
-    done = []
-    for i, k in enumerate(chosen):
+    y_np, done, splits = y.cpu().numpy(), [], {}
+    for i, u in enumerate(chosen):
+        r, k0 = unit_of(u, plan.num_folds)
+        if r not in splits:
+            splits[r] = repeat_splits(y_np, plan, seed, r)
         span = (0.1 + 0.8 * i / len(chosen), 0.1 + 0.8 * (i + 1) / len(chosen))
-        report(span[0], f"fold {k}/{plan.num_folds}: training", force=True)
-        done.append(_fit_fold(k, x, y, splits[k - 1], plan, seed, report.stage(*span)))
+        report(span[0], f"{fold_label(plan, u)}: training", force=True)
+        done.append(_fit_fold(u, x, y, splits[r][k0], plan, seed, report.stage(*span)))
     del x, y
     dataset = view._dataset
     commit_folds(dataset, run_key, plan, done, label_field, pred_field, True, prune=False)
+    if plan.repeats > 1:  # a sample's R fold models may be other shards': the final step
+        return _shard_result(run_key, pred_field, plan, chosen, 0, t0)
     test = np.concatenate([f.test_idx for f in done])
     logits = np.concatenate([f.logits for f in done])
     fold_of = np.concatenate([np.full(len(f.test_idx), f.k, dtype=np.int64) for f in done])
     out_ids = [ids[i] for i in test]
     write = report.stage(0.92, 1.0)
     write_oos_predictions(dataset, out_ids, logits, plan.classes, fold_of, pred_field, write)
+    return _shard_result(run_key, pred_field, plan, chosen, len(out_ids), t0)
+
+
+def _shard_result(run_key, pred_field, plan, chosen, written: int, t0: float) -> dict:
     return {
         "run_key": run_key,
         "pred_field": pred_field,
-        "folds": [plan.fold_keys[k - 1] for k in chosen],
-        "num_samples": len(out_ids),
+        "folds": [plan.fold_keys[u - 1] for u in chosen],
+        "num_samples": written,
         "seconds": time.perf_counter() - t0,
     }
 
@@ -124,9 +148,11 @@ def finish_oos_predictions(
     seed: int = defaults.SPLIT_SEED,
     config=None,
     predict_others: bool = True,
+    repeats: int = 1,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """The final step of a sharded OOS run, once every fold is committed: the rest of
+    """The final step of a sharded OOS run, once every fold is committed: with
+    repeats, every cross-validated sample by its R held-out fold models; the rest of
     the view by the fold ensemble, the accuracy, the ``oos/<run_key>`` record.
 
     Returns:
@@ -143,12 +169,17 @@ def finish_oos_predictions(
     from classlab.lenet.registry import list_models, load_model
 
     report, t0 = as_progress(progress), time.perf_counter()
-    plan = check_oos_args(view, run_key, label_field, pred_field, tags, num_folds, config, True)
+    plan = check_oos_args(
+        view, run_key, label_field, pred_field, tags, num_folds, config, True, repeats
+    )
     dataset = view._dataset
     _check_folds(list_models(dataset), plan.fold_keys, run_key)
     members = [load_model(dataset, key, plan.device) for key in plan.fold_keys]
     recs = [rec for _, rec in members]
     plan.cfg.in_channels = recs[0]["in_channels"]
+    if plan.repeats > 1:
+        _predict_repeats(plan, members, label_field, pred_field, seed, report.stage(0, 0.5))
+        report = report.stage(0.5, 1.0)
     n_others = plan.others.count() if predict_others else 0
     if n_others:
         report(0.0, f"predicting {n_others} other samples with the fold ensemble", True)
@@ -172,6 +203,39 @@ def finish_oos_predictions(
     records.set_record(dataset, KIND, run_key, {**out, "config": plan.cfg.to_dict()})
     report(1.0, f"{n_cv} out-of-sample predictions in {pred_field!r} (sharded)", True)
     return out
+
+
+def _predict_repeats(plan, members, label_field, pred_field, seed, report) -> None:
+    """Every cross-validated sample predicted by its R held-out fold models (the
+    committed ones: same weights and temperatures as when they were trained), combined
+    as :func:`~classlab.labels.oos.cross_validate` combines them, and written."""
+    from classlab.labels.oos import _decode
+    from classlab.labels.oos_store import write_oos_predictions
+    from classlab.lenet.train import predict
+
+    ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.5))
+    y_np, cfg, folds, splits = y.cpu().numpy(), plan.cfg, [], {}
+    for u, (model, rec) in enumerate(members, 1):
+        r, k0 = unit_of(u, plan.num_folds)
+        if r not in splits:
+            splits[r] = repeat_splits(y_np, plan, seed, r)
+        test_idx = splits[r][k0][1]
+        part = x[torch_index(test_idx, x)]
+        z = predict(model, part, cfg.eval_batch_size, plan.device, cfg.amp).cpu().numpy()
+        logits = (z / rec["temperature"]).astype(np.float32)
+        folds.append(FoldResult(u, None, rec["temperature"], test_idx, logits, 0, 0, r + 1))
+    del x, y
+    logits, fold_of = combine_folds(folds, len(y_np), len(plan.classes))
+    write = report.stage(0.6, 1.0)
+    write_oos_predictions(
+        plan.cv._dataset, list(ids), logits, plan.classes, fold_of, pred_field, write
+    )
+
+
+def torch_index(idx: np.ndarray, like):
+    import torch
+
+    return torch.as_tensor(idx, device=like.device)
 
 
 def _check_folds(models: dict, keys: list[str], run_key: str) -> None:

@@ -36,6 +36,8 @@ def _fold_record(fold: FoldResult, plan: OosPlan, run_key, label_field, pred_fie
         "oos_run": run_key,
         "fold": fold.k,
         "num_folds": plan.num_folds,
+        "repeat": fold.repeat,
+        "repeats": plan.repeats,
         "temperature": fold.temperature,
     }
 
