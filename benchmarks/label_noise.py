@@ -9,6 +9,9 @@ For each model setting, each noise kind (``uniform``: to another class at random
 (a) ``oos``: ClassLab's K-fold cross-validation (:func:`classlab.labels.oos.cross_validate`:
     calibrated out-of-sample logits; ``--repeats R``: repeated K-fold, each sample's R
     held-out models averaged) -> ``cleanlab.filter.find_label_issues``;
+    ``--two-pass`` adds (a2) the same folds trained again without the samples (a)
+    flagged (``exclude_tags=["label_issue"]``), and (a3) the mean of both passes'
+    probabilities;
 (b) ``insample``: one model trained on all the noisy labels, its predictions on
     those same samples -> ``find_label_issues``;
 (c) ``mistakenness``: Brain's mistakenness (``classlab.curation.scores.mistakenness_values``,
@@ -137,8 +140,10 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
     t0 = time.perf_counter()
     oos_logits, fold_of, folds = cross_validate(x, y, plan, args.seed)
     t_oos = time.perf_counter() - t0
+    second = second_pass(x, y, noisy, flipped, oos_logits, plan, args) if args.two_pass else {}
+    t1 = time.perf_counter()
     z, res = in_sample(x, y, insample_opts, args.device)
-    t_in = time.perf_counter() - t0 - t_oos
+    t_in = time.perf_counter() - t1
     names = [str(c) for c in range(10)]
     pred = [names[i] for i in z.argmax(1)]
     mist = np.array(mistakenness_values(pred, [names[i] for i in noisy], list(z), True))
@@ -160,9 +165,42 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
         "temperatures": [round(f.temperature, 3) for f in folds],
     }
     del row["mistakenness"]["flagged"]
+    logits2 = second.pop("logits", None)
+    row.update(second)
     if args.save:
         save_arrays(args.save, row, (y_true, noisy, flipped), oos_logits, fold_of, folds, z)
+        if logits2 is not None:
+            name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}-pass2.npy"
+            np.save(Path(args.save) / name, logits2)
     return row
+
+
+def second_pass(x, y, noisy, flipped, oos_logits, plan, args) -> dict:
+    """``--two-pass``: the folds again, never trained on what the first pass flagged
+    (``compute_oos_predictions(exclude_tags=["label_issue"])``), scored alone and
+    averaged with the first pass (``find_label_issues`` over both fields)."""
+    import dataclasses
+    import warnings
+
+    from classlab.labels.calibration import softmax
+    from classlab.labels.oos import cross_validate
+    from cleanlab.filter import find_label_issues
+
+    p1 = softmax(oos_logits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flagged = find_label_issues(noisy, p1)
+    plan2 = dataclasses.replace(plan, exclude_tags=("label_issue",), skip=flagged)
+    t0 = time.perf_counter()
+    logits2, _, _ = cross_validate(x, y, plan2, args.seed)
+    p2 = softmax(logits2)
+    return {
+        "pass1_flagged": int(flagged.sum()),
+        "oos_pass2": cleanlab_scores(noisy, p2, flipped),
+        "oos_mean": cleanlab_scores(noisy, (p1 + p2) / 2, flipped),
+        "pass2_seconds": round(time.perf_counter() - t0, 1),
+        "logits": logits2,
+    }
 
 
 def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
@@ -196,6 +234,10 @@ def line(r: dict) -> str:
         f"topN {b['top_n_recall']:.3f} | (c) mistakenness topN {c['top_n_recall']:.3f} | "
         f"in-sample fits noisy {r['insample_fits_noisy']:.3f}, "
         f"{r['oos_seconds']:.0f}+{r['insample_seconds']:.0f} s"
+    ) + "".join(
+        f" | {tag} P {r[k]['precision']:.3f} R {r[k]['recall']:.3f} topN {r[k]['top_n_recall']:.3f}"
+        for k, tag in (("oos_pass2", "(a2) pass 2"), ("oos_mean", "(a3) mean of passes"))
+        if k in r
     )
 
 
@@ -299,6 +341,11 @@ def main(argv=None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument(
         "--repeats", type=int, default=1, help="repeated K-fold: R fold models per sample"
+    )
+    p.add_argument(
+        "--two-pass",
+        action="store_true",
+        help="(a2) the folds again without what (a) flagged; (a3) both passes averaged",
     )
     p.add_argument("--models", default="default,fit")
     p.add_argument("--noise", default="uniform,confusable")

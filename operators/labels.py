@@ -98,6 +98,16 @@ class ComputeOosPredictions(foo.Operator):
                 "the training)"
             ),
         )
+        inputs.list(
+            "exclude_tags",
+            types.String(),
+            default=[],
+            label="Leave out of training",
+            description=(
+                "Samples with these tags are predicted but no fold model trains on them: "
+                f"e.g. {defaults.LABEL_ISSUE_TAG}, for a second pass after finding label issues"
+            ),
+        )
         inputs.int("seed", default=defaults.SPLIT_SEED, label="Seed")
         inputs.int("epochs", default=defaults.OOS_EPOCHS, label="Epochs per fold")
         inputs.int("batch_size", default=128, label="Batch size")
@@ -148,6 +158,7 @@ class ComputeOosPredictions(foo.Operator):
             seed=param(ctx, "seed", defaults.SPLIT_SEED),
             config=_options(ctx),
             repeats=param(ctx, "repeats", 1),
+            exclude_tags=param(ctx, "exclude_tags", []) or [],
             progress=progress(ctx),
         )
         if ctx.params.get(OOS_FOLDS_PARAM):  # one shard of shards=N: its folds only
@@ -183,6 +194,7 @@ def oos_check_args(ctx) -> dict:
         config=_options(ctx),
         overwrite=overwrite,
         repeats=param(ctx, "repeats", 1),
+        exclude_tags=param(ctx, "exclude_tags", []) or [],
     )
 
 

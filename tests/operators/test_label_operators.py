@@ -18,6 +18,8 @@ def test_oos_form_shows_the_cores_messages(mnist_small):
     assert errors(inputs)["num_folds"] == core_message(check_num_folds, 1)
     inputs = form("compute_oos_predictions", mnist_small, {"repeats": 0})
     assert errors(inputs)["repeats"] == core_message(check_repeats, 0)
+    inputs = form("compute_oos_predictions", mnist_small, {"exclude_tags": ["train"]})
+    assert "exclude_tags=['train'] leaves 0 class" in errors(inputs)["checks"]
     # no split yet: no sample is tagged val, but train is: the form is valid
     inputs = form("compute_oos_predictions", mnist_small, {"tags": ["nope"]})
     assert "No labelled sample tagged nope" in errors(inputs)["checks"]

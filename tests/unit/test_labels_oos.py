@@ -100,6 +100,9 @@ def test_oos_checks_run_before_any_write(split_small, unchanged):
         (dict(repeats=1.5), InputError, "repeats"),
         (dict(repeats=True), InputError, "repeats"),
         (dict(repeats="2"), InputError, "repeats"),
+        (dict(exclude_tags="label_issue"), InputError, "exclude_tags must be a list"),
+        (dict(exclude_tags=[""]), InputError, "exclude_tags"),
+        (dict(exclude_tags=["train", "val"]), InputError, "exclude_tags=.* leaves 0 class"),
     ]
     with unchanged(ds):
         for kwargs, exc, match in cases:
@@ -156,3 +159,31 @@ def test_repeats_average_each_samples_held_out_models_and_keep_repeat_one(split_
     # a rerun with fewer repeats removes the surplus fold models
     compute_oos_predictions(ds, num_folds=3, seed=5, config=FAST, overwrite=True)
     assert not any(fold_key("lenet_oos", u) in list_models(ds) for u in (4, 5, 6))
+
+
+def test_exclude_tags_are_predicted_but_never_trained_on(split_small):
+    from classlab.lenet.registry import list_models
+
+    ds = split_small
+    cv = ds.match_tags(["train", "val"])
+    out = cv.take(40, seed=2)
+    out.tag_samples("label_issue")
+    res = compute_oos_predictions(ds, num_folds=3, config=FAST, exclude_tags=["label_issue"])
+    assert res["num_excluded"] == 40 and res["exclude_tags"] == ["label_issue"]
+    assert res["num_samples"] == 300 and ds.count("lenet_oos") == 600  # all predicted
+    assert set(out.values("lenet_oos.fold")) <= {1, 2, 3} and None not in out.values("lenet_oos")
+    models = list_models(ds)
+    folds = np.array(cv.values("lenet_oos.fold"))
+    tagged = np.array(["label_issue" in t for t in cv.values("tags")])
+    for k in (1, 2, 3):
+        m = models[fold_key("lenet_oos", k)]
+        # trained on the other folds' samples minus the tagged ones there
+        assert m["num_train"] + m["num_val"] == int(((folds != k) & ~tagged).sum())
+    plain = compute_oos_predictions(
+        ds, run_key="plain", pred_field="plain", num_folds=3, config=FAST
+    )
+    assert plain["num_excluded"] == 0
+    assert (
+        models[fold_key("lenet_oos", 1)]["num_train"]
+        < list_models(ds)[fold_key("plain", 1)]["num_train"]
+    )

@@ -84,16 +84,20 @@ def test_shards_then_final_step_equal_an_unsharded_run(twins):
 
 def test_sharded_repeats_equal_an_unsharded_run(twins):
     a, b = twins
-    whole = compute_oos_predictions(b, num_folds=2, repeats=2, seed=7, config=FAST)
+    for ds in (a, b):  # and a second pass: the tagged samples are never trained on
+        ds.match_tags("train").limit(30).tag_samples("label_issue")
+    kw = dict(num_folds=2, repeats=2, seed=7, config=FAST, exclude_tags=["label_issue"])
+    whole = compute_oos_predictions(b, **kw)
+    assert whole["num_excluded"] == 30
     assert split_folds(4, 2) == [[1, 2], [3, 4]]  # the operator's split of 2 x 2 models
     with pytest.raises(InputError, match="folds must be distinct fold numbers from 1 to 4"):
-        compute_oos_folds(a, [5], num_folds=2, repeats=2, seed=7, config=FAST)
-    first = compute_oos_folds(a, [1, 2], num_folds=2, repeats=2, seed=7, config=FAST)
+        compute_oos_folds(a, [5], **kw)
+    first = compute_oos_folds(a, [1, 2], **kw)
     assert first["num_samples"] == 0 and not a.has_field("lenet_oos")  # the final step's
     with pytest.raises(InputError, match=r"fold model\(s\) \['lenet_oos-fold3'"):
-        finish_oos_predictions(a, num_folds=2, repeats=2, seed=7, config=FAST)
-    compute_oos_folds(a, [3, 4], num_folds=2, repeats=2, seed=7, config=FAST)
-    final = finish_oos_predictions(a, num_folds=2, repeats=2, seed=7, config=FAST)
+        finish_oos_predictions(a, **kw)
+    compute_oos_folds(a, [3, 4], **kw)
+    final = finish_oos_predictions(a, **kw)
     for path in ("lenet_oos.label", "lenet_oos.fold"):
         assert a.values(path) == b.values(path), path
     za, zb = (np.stack(ds.values("lenet_oos.logits")) for ds in (a, b))

@@ -16,6 +16,13 @@ cross-validation): each labelled sample is then predicted by R fold models that 
 not see it, and its stored logits are the log of their mean calibrated probabilities
 (an ensemble; R times the training). Repeat 1 is exactly the ``repeats=1`` run.
 
+``exclude_tags`` leaves the samples carrying any of those tags out of every fold
+model's training (and its early-stopping slice) while still predicting them out of
+sample: a second pass after :func:`~classlab.labels.issues.find_label_issues`
+(``exclude_tags=["label_issue"]``) trains on the labels the first pass trusts, so a
+systematic flip (every tenth 4 labelled 9) no longer teaches the models to doubt
+the right labels, and more of the wrong ones stand out.
+
 Storage: fold ``k`` (1-based) of run ``R`` is the model ``R-fold<k>`` in the
 model registry (:mod:`classlab.lenet.registry`; keys cannot hold ``/``), with its
 history, and the run itself is the record ``oos/R`` (``folds`` lists the fold
@@ -34,7 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -126,6 +133,8 @@ class OosPlan:
     device: str
     fold_keys: list[str] = field(default_factory=list)
     repeats: int = 1
+    exclude_tags: tuple = ()
+    skip: Optional[np.ndarray] = None  # per decoded sample: True = never trained on
 
     @property
     def num_units(self) -> int:
@@ -143,6 +152,7 @@ def check_oos_args(
     config=None,
     overwrite=False,
     repeats=1,
+    exclude_tags=(),
 ) -> OosPlan:
     """Every check of :func:`compute_oos_predictions`, in order (aggregations only).
 
@@ -156,6 +166,7 @@ def check_oos_args(
     check_key(run_key, "run_key")
     k = check_num_folds(num_folds)
     n_rep = check_repeats(repeats)
+    exclude = check_exclude_tags(exclude_tags)
     cfg = oos_config(config)
     device = resolve_device(cfg.device)
     dataset = view._dataset
@@ -178,7 +189,36 @@ def check_oos_args(
     counts = {c: n for c, n in cv.count_values(f"{label_field}.label").items() if c}
     _check_counts(counts, k, tags)
     classes = sorted(counts)
-    return OosPlan(cv, others, classes, k, cfg, device, keys, n_rep)
+    if exclude:
+        kept = cv.match_tags(list(exclude), bool=False)
+        left = [c for c, n in kept.count_values(f"{label_field}.label").items() if c and n]
+        if len(left) < 2:
+            raise InputError(
+                f"exclude_tags={list(exclude)} leaves {len(left)} class to train on: need 2 "
+                "or more; exclude fewer tags, or review the tagged samples first"
+            )
+    return OosPlan(cv, others, classes, k, cfg, device, keys, n_rep, exclude)
+
+
+def check_exclude_tags(exclude_tags) -> tuple:
+    """``exclude_tags``: a list of non-empty tag names (may be empty)."""
+    ok = isinstance(exclude_tags, (list, tuple))
+    ok = ok and all(isinstance(t, str) and t.strip() for t in exclude_tags)
+    if not ok:
+        raise InputError(
+            f"exclude_tags must be a list of tag names (e.g. ['label_issue']), got {exclude_tags!r}"
+        )
+    return tuple(dict.fromkeys(exclude_tags))
+
+
+def mark_skipped(plan: OosPlan, ids: Sequence[str]) -> int:
+    """Sets ``plan.skip`` for the decoded samples ``ids`` (those carrying an exclude
+    tag); returns how many."""
+    plan.skip = np.zeros(len(ids), bool)
+    if plan.exclude_tags:
+        out = set(plan.cv.match_tags(list(plan.exclude_tags)).values("id"))
+        plan.skip = np.fromiter((i in out for i in ids), bool, len(ids))
+    return int(plan.skip.sum())
 
 
 def _check_counts(counts: dict, k: int, tags) -> None:
@@ -265,6 +305,8 @@ def _fit_fold(u, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
 
     r, k0 = unit_of(u, plan.num_folds)
     train_idx, test_idx = idx
+    if plan.skip is not None:  # exclude_tags: predicted, never trained on
+        train_idx = train_idx[~plan.skip[train_idx]]
     fit_idx, val_idx = inner_split(train_idx, y.cpu().numpy(), repeat_seed(seed, r) + k0 + 1)
 
     def take(a):
@@ -358,6 +400,7 @@ def run_summary(plan: OosPlan, args: dict, counts: tuple, accuracy: float, folds
         "folds": plan.fold_keys,
         "num_folds": plan.num_folds,
         "repeats": plan.repeats,
+        "exclude_tags": list(plan.exclude_tags),
         "seed": int(args["seed"]),
         "classes": plan.classes,
         "num_samples": counts[0],
@@ -395,6 +438,7 @@ def compute_oos_predictions(
     predict_others: bool = True,
     overwrite: bool = False,
     repeats: int = 1,
+    exclude_tags: Sequence[str] = (),
     progress: ProgressFn | None = None,
 ) -> dict:
     """Out-of-sample predictions of every labelled sample by K-fold cross-validation.
@@ -414,6 +458,8 @@ def compute_oos_predictions(
         repeats: R, repeated K-fold (1 to 10): each sample predicted by R fold models
             that did not see it (the log of their mean calibrated probabilities); R
             times the training, fold models ``<run_key>-fold1`` .. ``-fold<R*K>``
+        exclude_tags: samples with any of these tags are predicted but never trained
+            on (e.g. ``["label_issue"]``: a second pass after find_label_issues)
         progress: ``fn(fraction, label)``, with one report per fold epoch
 
     Returns:
@@ -424,9 +470,19 @@ def compute_oos_predictions(
 
     report, t0 = as_progress(progress), time.perf_counter()
     plan = check_oos_args(
-        view, run_key, label_field, pred_field, tags, num_folds, config, overwrite, repeats
+        view,
+        run_key,
+        label_field,
+        pred_field,
+        tags,
+        num_folds,
+        config,
+        overwrite,
+        repeats,
+        exclude_tags,
     )
     ids, x, y, oids, ox = _decode(plan, label_field, predict_others, report.stage(0, 0.1))
+    n_skip = mark_skipped(plan, ids)
     logits, fold_of, folds = cross_validate(x, y, plan, seed, report.stage(0.1, 0.9))
     y_np = y.cpu().numpy()
     del x, y
@@ -446,6 +502,7 @@ def compute_oos_predictions(
     args.update(tags=tags, seed=seed)
     per_fold = [(f.temperature, len(f.fit.history)) for f in folds]
     out = run_summary(plan, args, (n_cv, len(oids)), acc, per_fold)
+    out["num_excluded"] = n_skip
     out["seconds"] = time.perf_counter() - t0
     records.set_record(dataset, KIND, run_key, {**out, "config": plan.cfg.to_dict()})
     report(1.0, f"{n_cv} out-of-sample predictions in {pred_field!r}, accuracy {acc:.4f}", True)

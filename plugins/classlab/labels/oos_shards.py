@@ -46,6 +46,7 @@ from classlab.labels.oos import (
     combine_folds,
     ensemble_logits,
     fold_label,
+    mark_skipped,
     repeat_splits,
     run_summary,
     unit_of,
@@ -85,6 +86,7 @@ def compute_oos_folds(
     seed: int = defaults.SPLIT_SEED,
     config=None,
     repeats: int = 1,
+    exclude_tags: Sequence[str] = (),
     progress: ProgressFn | None = None,
 ) -> dict:
     """One shard of a sharded OOS run: trains ``folds`` (fold models 1 to
@@ -102,10 +104,20 @@ def compute_oos_folds(
 
     report, t0 = as_progress(progress), time.perf_counter()
     plan = check_oos_args(
-        view, run_key, label_field, pred_field, tags, num_folds, config, True, repeats
+        view,
+        run_key,
+        label_field,
+        pred_field,
+        tags,
+        num_folds,
+        config,
+        True,
+        repeats,
+        exclude_tags,
     )
     chosen = check_fold_list(list(folds), plan.num_units)
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.1))
+    mark_skipped(plan, ids)
     y_np, done, splits = y.cpu().numpy(), [], {}
     for i, u in enumerate(chosen):
         r, k0 = unit_of(u, plan.num_folds)
@@ -149,6 +161,7 @@ def finish_oos_predictions(
     config=None,
     predict_others: bool = True,
     repeats: int = 1,
+    exclude_tags: Sequence[str] = (),
     progress: ProgressFn | None = None,
 ) -> dict:
     """The final step of a sharded OOS run, once every fold is committed: with
@@ -170,7 +183,16 @@ def finish_oos_predictions(
 
     report, t0 = as_progress(progress), time.perf_counter()
     plan = check_oos_args(
-        view, run_key, label_field, pred_field, tags, num_folds, config, True, repeats
+        view,
+        run_key,
+        label_field,
+        pred_field,
+        tags,
+        num_folds,
+        config,
+        True,
+        repeats,
+        exclude_tags,
     )
     dataset = view._dataset
     _check_folds(list_models(dataset), plan.fold_keys, run_key)
@@ -198,6 +220,8 @@ def finish_oos_predictions(
     args.update(tags=tags, seed=seed)
     per_fold = [(rec["temperature"], len(rec["history"])) for rec in recs]
     out = run_summary(plan, args, (n_cv, n_others), float(right / n_cv), per_fold)
+    skipped = plan.cv.match_tags(list(plan.exclude_tags)).count() if plan.exclude_tags else 0
+    out["num_excluded"] = skipped
     out["seconds"] = time.perf_counter() - t0
     out["fold_seconds"] = [rec.get("train_seconds") for rec in recs]
     records.set_record(dataset, KIND, run_key, {**out, "config": plan.cfg.to_dict()})
