@@ -136,8 +136,7 @@ class ComputeOosPredictions(foo.Operator):
             ctx,
             "Out-of-sample predictions",
             (
-                "Predicted **{num_samples}** samples out of sample with {num_folds} folds x "
-                "{repeats} repeat(s) "
+                "Predicted **{num_samples}** samples out of sample with {num_folds} folds "
                 "(accuracy {accuracy:.4f}) into `{pred_field}`, and {num_others} other samples by"
                 " their ensemble, in {seconds:.0f} s. Next: find label issues."
             ),
