@@ -286,9 +286,9 @@ def fold_label(plan: OosPlan, u: int) -> str:
     return fold if plan.repeats == 1 else f"repeat {r + 1}/{plan.repeats}, {fold}"
 
 
-def repeat_splits(y: np.ndarray, plan: OosPlan, seed: int, r: int):
-    """The K (train, test) index pairs of repeat ``r`` (0-based)."""
-    return make_folds(y, plan.num_folds, repeat_seed(seed, r))
+def all_splits(y: np.ndarray, plan: OosPlan, seed: int) -> list[list]:
+    """Per repeat (0-based), its K (train, test) index pairs."""
+    return [make_folds(y, plan.num_folds, repeat_seed(seed, r)) for r in range(plan.repeats)]
 
 
 def _fit_fold(u, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
@@ -345,8 +345,8 @@ def cross_validate(x, y, plan: OosPlan, seed: int, progress: ProgressFn | None =
     report = as_progress(progress)
     y_np = y.cpu().numpy()
     n, folds = plan.num_units, []
-    for r in range(plan.repeats):
-        for k, idx in enumerate(repeat_splits(y_np, plan, seed, r), 1):
+    for r, splits in enumerate(all_splits(y_np, plan, seed)):
+        for k, idx in enumerate(splits, 1):
             u = r * plan.num_folds + k
             span = ((u - 1) / n, u / n)
             report(span[0], f"{fold_label(plan, u)}: training", force=True)

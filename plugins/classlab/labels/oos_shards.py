@@ -42,12 +42,12 @@ from classlab.labels.oos import (
     KIND,
     FoldResult,
     _fit_fold,
+    all_splits,
     check_oos_args,
     combine_folds,
     ensemble_logits,
     fold_label,
     mark_skipped,
-    repeat_splits,
     run_summary,
     unit_of,
 )
@@ -118,11 +118,9 @@ def compute_oos_folds(
     chosen = check_fold_list(list(folds), plan.num_units)
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.1))
     mark_skipped(plan, ids)
-    y_np, done, splits = y.cpu().numpy(), [], {}
+    splits, done = all_splits(y.cpu().numpy(), plan, seed), []
     for i, u in enumerate(chosen):
         r, k0 = unit_of(u, plan.num_folds)
-        if r not in splits:
-            splits[r] = repeat_splits(y_np, plan, seed, r)
         span = (0.1 + 0.8 * i / len(chosen), 0.1 + 0.8 * (i + 1) / len(chosen))
         report(span[0], f"{fold_label(plan, u)}: training", force=True)
         done.append(_fit_fold(u, x, y, splits[r][k0], plan, seed, report.stage(*span)))
@@ -233,18 +231,19 @@ def _predict_repeats(plan, members, label_field, pred_field, seed, report) -> No
     """Every cross-validated sample predicted by its R held-out fold models (the
     committed ones: same weights and temperatures as when they were trained), combined
     as :func:`~classlab.labels.oos.cross_validate` combines them, and written."""
+    import torch
+
     from classlab.labels.oos import _decode
     from classlab.labels.oos_store import write_oos_predictions
     from classlab.lenet.train import predict
 
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.5))
-    y_np, cfg, folds, splits = y.cpu().numpy(), plan.cfg, [], {}
+    y_np, cfg, folds = y.cpu().numpy(), plan.cfg, []
+    splits = all_splits(y_np, plan, seed)
     for u, (model, rec) in enumerate(members, 1):
         r, k0 = unit_of(u, plan.num_folds)
-        if r not in splits:
-            splits[r] = repeat_splits(y_np, plan, seed, r)
         test_idx = splits[r][k0][1]
-        part = x[torch_index(test_idx, x)]
+        part = x[torch.as_tensor(test_idx, device=x.device)]
         z = predict(model, part, cfg.eval_batch_size, plan.device, cfg.amp).cpu().numpy()
         logits = (z / rec["temperature"]).astype(np.float32)
         folds.append(FoldResult(u, None, rec["temperature"], test_idx, logits, 0, 0, r + 1))
@@ -254,12 +253,6 @@ def _predict_repeats(plan, members, label_field, pred_field, seed, report) -> No
     write_oos_predictions(
         plan.cv._dataset, list(ids), logits, plan.classes, fold_of, pred_field, write
     )
-
-
-def torch_index(idx: np.ndarray, like):
-    import torch
-
-    return torch.as_tensor(idx, device=like.device)
 
 
 def _check_folds(models: dict, keys: list[str], run_key: str) -> None:
