@@ -18,6 +18,15 @@ also prints how far brain's own values move when only k-means' seed changes.
 
     .venv/bin/python benchmarks/bounded_scores.py --small 70000          # brain at N only
     .venv/bin/python benchmarks/bounded_scores.py --small 20000 --brain-large
+
+``--index-only`` leaves the database out, to reach a million vectors: the vectors
+(the same projection; above 70,000 further copies with seeded noise) are written to a
+spill file as ClassLab's would be, and the bounded uniqueness runs on it at N and 4N,
+beside the index the bounded method used before (a faiss HNSW graph over every float32
+vector, built and searched the same way, at N only): wall and CPU time, peak RSS growth
+and the index's bytes per vector.
+
+    .venv/bin/python benchmarks/bounded_scores.py --index-only --small 250000 --dim 512
 """
 
 from __future__ import annotations
@@ -150,6 +159,107 @@ def agreement(exact: np.ndarray, approx: np.ndarray) -> dict:
     }
 
 
+def _spill_file(path: Path, mnist_dir: str, n: int, dim: int) -> None:
+    """``n`` vectors as float32 rows in ``path``: :func:`embeddings` of up to 70,000
+    digits, then copies of them with small seeded noise, written one copy at a time."""
+    base = embeddings(mnist_dir, min(n, 70_000), 1, dim)
+    rng = np.random.default_rng(1)
+    scale = 0.01 * float(np.abs(base).mean())
+    with open(path, "wb") as f:
+        for start in range(0, n, len(base)):
+            rows = base[: n - start]
+            if start:
+                rows = rows + scale * rng.normal(size=rows.shape).astype(np.float32)
+            f.write(np.ascontiguousarray(rows, np.float32).tobytes())
+
+
+def _file_spill(path: Path, n: int, dim: int):
+    """A ``classlab.curation.bounded._Spill`` over ``path`` (no database, no ids)."""
+    from classlab.curation import bounded
+
+    spill = object.__new__(bounded._Spill)
+    spill.path, spill.n, spill.dim, spill.ids = path, n, dim, None
+    spill.sum = np.zeros(dim)
+    for _, rows in spill.chunks():
+        spill.sum += rows.sum(axis=0, dtype=np.float64)
+    return spill
+
+
+def _hnsw_before(spill) -> dict:
+    """The index the bounded uniqueness used before: faiss ``IndexHNSWFlat`` (M 16,
+    efConstruction 40, built on one thread, efSearch 64) over every centred unit vector,
+    each searched for its 5 nearest."""
+    import faiss
+    from classlab.curation.bounded import _centred
+
+    mean = spill.mean
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    index = faiss.IndexHNSWFlat(spill.dim, 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 40
+    for _, rows in spill.chunks():
+        index.add(_centred(rows, mean))
+    faiss.omp_set_num_threads(threads)
+    index.hnsw.efSearch = 64
+    for _, rows in spill.chunks():
+        index.search(_centred(rows, mean), 5)
+    return {"index": "faiss HNSW16,Flat (before)", "bytes_per_vector": 4 * spill.dim + 140}
+
+
+def index_only(args) -> None:
+    import faiss
+    from classlab.curation import bounded
+
+    tmp = Path(tempfile.mkdtemp(prefix="classlab-bounded-index-"))
+    rows = []
+    for n in (args.small, 4 * args.small):
+        path = tmp / f"spill-{n}.f32"
+        _spill_file(path, args.mnist_dir, n, args.dim)
+        todo = [("before", _hnsw_before)] if n == args.small else []
+        todo.append(("bounded", lambda s: bounded._uniqueness_of(s, faiss, lambda *a: None)[2]))
+        for method, fn in todo:  # "before" first: the bounded run rewrites the file
+            spill = _file_spill(path, n, args.dim)
+            import gc
+
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            with Rss() as rss:
+                info = fn(spill)
+            row = {
+                "n": n,
+                "method": method,
+                "seconds": time.perf_counter() - t0,
+                "cpu_seconds": time.process_time() - c0,
+                "rss_growth_mib": rss.growth_mib,
+                "index": info["index"],
+                "bytes_per_vector": info["bytes_per_vector"],
+            }
+            rows.append(row)
+            print(
+                f"{time.strftime('%H:%M:%S')} {method} @{n:,} x {args.dim}: "
+                f"{row['seconds']:.1f} s wall, {row['cpu_seconds']:.1f} s CPU, RSS "
+                f"+{row['rss_growth_mib']:.0f} MiB, {info['index']}; load "
+                f"{os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        path.unlink()
+    print("\n| method | index | samples | bytes a vector | s | CPU s | RSS growth MiB |")
+    print("|" + " --- |" * 7)
+    for r in rows:
+        print(
+            f"| {r['method']} | {r['index']} | {r['n']:,} | {r['bytes_per_vector']} | "
+            f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['rss_growth_mib']:.0f} |"
+        )
+    new = [r for r in rows if r["method"] == "bounded"]
+    if len(new) == 2:
+        s, l_ = new
+        print(
+            f"\nbounded, 4x the samples: time x{l_['seconds'] / s['seconds']:.2f}, CPU "
+            f"x{l_['cpu_seconds'] / s['cpu_seconds']:.2f}, RSS growth "
+            f"{s['rss_growth_mib']:.0f} -> {l_['rss_growth_mib']:.0f} MiB"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mnist-dir", default=MNIST)
@@ -157,7 +267,11 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--scores", default="uniqueness,representativeness")
     p.add_argument("--brain-large", action="store_true", help="brain at 4N too (slow: N^2)")
+    p.add_argument("--index-only", action="store_true", help="no database: up to millions")
     args = p.parse_args()
+    if args.index_only:
+        sys.path[:0] = [str(ROOT / "plugins")]
+        return index_only(args)
     tmp = Path(tempfile.mkdtemp(prefix="classlab-bounded-"))
     _isolate(tmp)
     sizes = {"small": (args.small, 1), "large": (args.small, 4)}

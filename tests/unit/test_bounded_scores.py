@@ -71,9 +71,21 @@ def test_representativeness_matches_brains_values(mnist_small, monkeypatch):
     assert type(info.config).__name__ == "RepresentativenessConfig"
 
 
-def test_bounded_values_do_not_depend_on_the_chunk_size_and_repeat(mnist_small, monkeypatch):
+def _compressed(monkeypatch, list_size=64):
+    """The compressed index (inverted lists of PQ codes) even for the tests' 600 samples."""
+    from classlab.curation import bounded
+
+    monkeypatch.setattr(bounded, "FLAT_MAX", 0)
+    monkeypatch.setattr(bounded, "PQ_MIN_TRAIN", 0)
+    monkeypatch.setattr(bounded, "LIST_SIZE", list_size)
+
+
+@pytest.mark.parametrize("index", ["flat", "compressed"])
+def test_bounded_values_do_not_depend_on_the_chunk_size_and_repeat(mnist_small, monkeypatch, index):
     from classlab.curation.bounded import uniqueness_values
 
+    if index == "compressed":
+        _compressed(monkeypatch)
     _clustered(mnist_small, seed=4)
     runs = []
     for chunk in (10_000, 97, 97):
@@ -84,6 +96,9 @@ def test_bounded_values_do_not_depend_on_the_chunk_size_and_repeat(mnist_small, 
     np.testing.assert_array_equal(runs[1][1], runs[2][1])  # the same run twice: the same
     np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-4)
     assert info["dim"] == 16
+    assert info["index"].startswith(
+        "faiss IVF9,PQ16x4fs" if index == "compressed" else "faiss Flat"
+    )
 
 
 def test_auto_uses_brain_up_to_the_limit_and_bounded_above(mnist_small, monkeypatch):
@@ -151,11 +166,12 @@ def test_bad_inputs_change_nothing(mnist_small, unchanged, monkeypatch, case, me
     assert not list((config.root_dir() / "tmp").glob(".embeddings-*")), "temp file left"
 
 
-def test_duplicated_embeddings_are_indexed_once_with_brains_values(mnist_small, monkeypatch):
-    """Duplicated images (1 to 5 copies of each vector): each vector enters the index once,
-    and every sample gets brain's value (its copies are its nearest others, at 0)."""
-    from classlab.curation.bounded import uniqueness_values
-
+@pytest.mark.parametrize("index", ["flat", "compressed"])
+def test_duplicated_embeddings_get_brains_values(mnist_small, monkeypatch, index):
+    """Duplicated images (1 to 5 copies of each vector): every sample gets brain's value
+    (its copies are its nearest others, at exactly 0), from either index."""
+    if index == "compressed":
+        _compressed(monkeypatch)
     rng = np.random.default_rng(8)
     n = len(mnist_small)
     copies = rng.integers(1, 6, n)
@@ -167,24 +183,45 @@ def test_duplicated_embeddings_are_indexed_once_with_brains_values(mnist_small, 
     assert distinct < n - 100
     exact, bounded = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
     assert np.abs(exact - bounded).max() < 1e-4
-    _, values, info = uniqueness_values(mnist_small, "clip_embeddings")
-    assert info["rows"] == distinct
+
+
+@pytest.mark.parametrize("quantizer", ["flat", "graph"])
+def test_the_compressed_index_gives_brains_values(mnist_small, monkeypatch, quantizer):
+    """Inverted lists of 4-bit PQ codes (16 dimensions: 16 bytes a vector with the id,
+    against 64 for the float32 vector) only propose candidates; their exact distances,
+    read back from the spill file, give brain's values. The lists' centres are compared
+    one by one or, for many lists, searched by an HNSW graph."""
+    from classlab.curation import bounded
+
+    _compressed(monkeypatch)
+    if quantizer == "graph":
+        monkeypatch.setattr(bounded, "QUANTIZER_FLAT_MAX", 4)
+    _clustered(mnist_small, seed=6, spread=1.0)
+    exact, bounded_values = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
+    assert np.mean(np.abs(exact - bounded_values) < 1e-4) > 0.99
+    assert spearmanr(exact, bounded_values).statistic > 0.999
+    _, _, info = bounded.uniqueness_values(mnist_small, "clip_embeddings")
+    name = "faiss IVF9,PQ16x4fs" if quantizer == "flat" else "faiss IVF9_HNSW32,PQ16x4fs"
+    assert info["index"] == name and info["bytes_per_vector"] == 16
 
 
 def test_the_most_unique_samples_are_exact_even_with_a_poor_index(mnist_small, monkeypatch):
-    """A deliberately poor HNSW search (efSearch 1) misses neighbours; the re-ranking by
-    brute force still makes the normaliser and the most unique samples exact, and no
-    value falls below brain's (a missed neighbour only makes a sample look more unique)."""
+    """A deliberately poor search (one list of 18 probed, 5 candidates a sample) misses
+    neighbours; the re-ranking by brute force still makes the normaliser and the most
+    unique samples exact, and no value falls below brain's (a missed neighbour only
+    makes a sample look more unique)."""
     from classlab.curation import bounded
 
     _clustered(mnist_small, seed=5, spread=1.5)
-    monkeypatch.setattr(bounded, "EF_SEARCH", 1)
-    monkeypatch.setattr(bounded, "EF_CONSTRUCTION", 4)
-    monkeypatch.setattr(bounded, "HNSW_M", 2)
+    _compressed(monkeypatch, list_size=32)
+    monkeypatch.setattr(bounded, "NPROBE", 1)
+    monkeypatch.setattr(bounded, "CANDIDATES", 5)
+    monkeypatch.setattr(bounded, "RERANK_BLOCK", 7)
     monkeypatch.setattr(bounded, "EXACT_TOP", 8)
     monkeypatch.setattr(bounded, "BRUTE_BLOCK", 5)  # blocks of queries and of rows
     exact, approx = _both(mnist_small, "uniqueness", monkeypatch, chunk=128)
     _, _, info = bounded.uniqueness_values(mnist_small, "clip_embeddings")
+    assert info["index"] == "faiss IVF18,PQ16x4fs" and info["nprobe"] == 1
     assert 8 <= info["exact_rows"] < 600
     top = np.argsort(-exact)[:8]
     np.testing.assert_allclose(approx[top], exact[top], atol=1e-4)

@@ -40,11 +40,20 @@ K = 3  # brain's uniqueness neighbours
 WEIGHTS = np.array([0.6, 0.3, 0.1], np.float64)  # brain's weights for the K distances
 CLUSTERS = 20  # brain's k-means k
 SEED = 1234  # brain's k-means random_state
-HNSW_M = 16
-EF_CONSTRUCTION = 40
-EF_SEARCH = 64
 KMEANS_PASSES = 3
-EXACT_TOP = 1024  # index rows whose uniqueness is recomputed exactly (at least)
+FLAT_MAX = 10_000  # up to this many samples an exact index (at most 40 KB a dimension)
+LIST_SIZE = 512  # samples per inverted list (their number grows with the view)
+NPROBE = 16  # lists searched per sample
+QUANTIZER_FLAT_MAX = 1024  # lists whose centres are compared one by one (above: a graph)
+CANDIDATES = 32  # index candidates per sample whose exact distances are computed
+PQ_DIMS = 4  # dimensions per 4-bit product-quantiser code (at most, above 128 dimensions)
+PQ_MIN_CODES = 32  # codes per vector (at least, where the dimensions allow)
+PQ_MAX = 256  # codes per vector (at most: 128 bytes)
+PQ_MIN_TRAIN = 1024  # training rows the compressed index needs (at least)
+TRAIN_ROWS = 32_768  # rows the compressed index is trained on (at most ...
+TRAIN_BYTES = 32 << 20  # ... and at most 32 MiB of them)
+RERANK_BLOCK = 128  # samples whose candidates are read back at a time
+EXACT_TOP = 1024  # samples whose uniqueness is recomputed exactly (at least)
 BRUTE_BLOCK = 1024  # queries x rows per block of that brute force (8 MiB of float64)
 
 
@@ -174,6 +183,41 @@ class _Spill:
                 rows = np.fromfile(f, np.float32, count * self.dim).reshape(count, self.dim)
                 yield start, rows
 
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop``."""
+        with open(self.path, "rb") as f:
+            f.seek(4 * self.dim * start)
+            count = stop - start
+            return np.fromfile(f, np.float32, count * self.dim).reshape(count, self.dim)
+
+    def write(self, start: int, rows: np.ndarray) -> None:
+        """Replaces the rows from ``start`` on with ``rows`` (float32)."""
+        with open(self.path, "r+b") as f:
+            f.seek(4 * self.dim * start)
+            f.write(np.ascontiguousarray(rows, np.float32).tobytes())
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The rows numbered ``rows``, each read by itself (``os.preadv`` into the result):
+        no map of the file, whose pages would stay in the process's memory (a map's
+        read-ahead brings in the rows around each one, soon the whole file)."""
+        import os
+
+        size = 4 * self.dim
+        out = np.empty((len(rows), self.dim), np.float32)
+        buf = memoryview(out).cast("B")
+        with open(self.path, "rb", buffering=0) as f:
+            fd = f.fileno()
+            for k, r in enumerate(np.asarray(rows, np.int64).tolist()):
+                part = buf[k * size : (k + 1) * size]
+                if hasattr(os, "preadv"):
+                    got = os.preadv(fd, [part], r * size)
+                else:  # pragma: no cover - Windows
+                    f.seek(r * size)
+                    got = f.readinto(part)
+                if got != size:
+                    raise RuntimeError(f"{self.path}: row {r} of {self.n} could not be read back")
+        return out
+
 
 def uniqueness_values(
     view, embeddings_field: str, progress: Optional[Callable] = None
@@ -197,110 +241,166 @@ def uniqueness_values(
 
 
 def _uniqueness_of(spill: _Spill, faiss, say) -> tuple[_Ids, np.ndarray, dict]:
-    ids, index, dim, n, mean = spill.ids, None, spill.dim, spill.n, spill.mean
-    # identical vectors (duplicated images) go into the index once: ``of`` maps each
-    # sample to its row there, ``count`` says how many samples share a row
-    seen: dict[int, int] = {}
-    of = np.empty(n, np.int64)
-    count = np.zeros(n, np.int64)
-    unit = np.zeros(n, np.uint8)  # 1 where the row's centred vector is not zero
-    rows_in_index = 0
-    threads = faiss.omp_get_max_threads()
-    # one thread while building: HNSW's parallel insertion depends on timing, and the
-    # same view must give the same values every run
-    faiss.omp_set_num_threads(1)
-    try:
-        for first, raw_rows in spill.chunks():
-            rows = _unit((raw_rows.astype(np.float64) - mean).astype(np.float32))
-            if index is None:
-                # float32 vectors: with float16 storage (IndexHNSWSQ) 13% of the neighbour
-                # sets differed from the exact ones on a 600-sample test set
-                index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = EF_CONSTRUCTION
-            fresh: list[np.ndarray] = []
-            for k, row in enumerate(rows):
-                key = hash(row.tobytes())
-                j = seen.get(key)
-                if j is not None:
-                    stored = fresh[j - rows_in_index] if j >= rows_in_index else None
-                    if stored is None:
-                        stored = index.reconstruct(int(j))
-                    if not np.array_equal(stored, row):
-                        j = None  # a hash collision: a row of its own
-                if j is None:
-                    j = rows_in_index + len(fresh)
-                    seen.setdefault(key, j)
-                    fresh.append(row)
-                    unit[j] = bool(np.any(row != 0))
-                of[first + k] = j
-                count[j] += 1
-            if fresh:
-                index.add(np.asarray(fresh, np.float32))
-                rows_in_index += len(fresh)
-            say(0.2 + 0.4 * (first + len(rows)) / max(n, 1), "uniqueness: indexing")
-    finally:
-        faiss.omp_set_num_threads(threads)
-    del seen
+    ids, dim, n = spill.ids, spill.dim, spill.n
     if n <= K + 1:  # too few neighbours: every sample counts as unique (brain: <= K)
         return ids, np.ones(n, np.float32), {"index": "none", "dim": dim}
-    index.hnsw.efSearch = EF_SEARCH
-    row_raw = np.empty(rows_in_index, np.float64)
-    step = 10_000
-    for start in range(0, rows_in_index, step):
-        stop = min(rows_in_index, start + step)
-        row_raw[start:stop] = _row_uniqueness(index, start, stop, count, unit)
-        say(0.6 + 0.3 * stop / rows_in_index, "uniqueness: nearest neighbours")
-    exact = _exact_top(spill, index, row_raw, mean)
+    threads = faiss.omp_get_max_threads()
+    # one thread while training and adding: the same view gives the same values every run
+    faiss.omp_set_num_threads(1)
+    try:
+        index, info = _build_index(spill, faiss, say)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    # from here on the spill file holds the centred unit vectors
+    raw = np.empty(n, np.float64)
+    step = 8 * RERANK_BLOCK
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        queries = spill.read(start, stop)
+        _, cands = index.search(queries, min(n, CANDIDATES))
+        for sub in range(0, stop - start, RERANK_BLOCK):
+            block = slice(sub, min(stop - start, sub + RERANK_BLOCK))
+            raw[start + block.start : start + block.stop] = _reranked(
+                spill, queries[block], cands[block], start + block.start
+            )
+        say(0.6 + 0.3 * stop / n, "uniqueness: nearest neighbours")
+    del index
+    exact = _exact_top(spill, raw)
     say(1.0, "uniqueness: the most unique, exactly")
-    raw = row_raw[of]
     top = raw.max()
     values = (raw / top if top > 0 else np.zeros(n)).astype(np.float32)
-    info = {
-        "index": f"faiss HNSW{HNSW_M},Flat",
-        "dim": dim,
-        "rows": rows_in_index,
-        "exact_rows": exact,
-    }
-    return ids, values, info
+    return ids, values, {**info, "dim": dim, "exact_rows": exact}
 
 
-def _exact_top(spill: _Spill, index, row_raw: np.ndarray, mean: np.ndarray) -> int:
+def _centred(raw_rows: np.ndarray, mean: np.ndarray, out=None) -> np.ndarray:
+    """The view's vectors as brain's index sees them: centred, length 1 (float32; the
+    float64 arithmetic a few thousand rows at a time; ``out=raw_rows`` in place)."""
+    out = np.empty(raw_rows.shape, np.float32) if out is None else out
+    for start in range(0, len(raw_rows), 4096):
+        part = raw_rows[start : start + 4096]
+        out[start : start + len(part)] = _unit((part.astype(np.float64) - mean).astype(np.float32))
+    return out
+
+
+def _codes(dim: int) -> int:
+    """4-bit product-quantiser codes per vector for ``dim`` dimensions: the most that
+    divides ``dim`` and is at most ``max(32, dim / 4)`` and :data:`PQ_MAX`."""
+    cap = max(1, min(PQ_MAX, dim, max(PQ_MIN_CODES, dim // PQ_DIMS)))
+    return max(m for m in range(1, cap + 1) if dim % m == 0)
+
+
+def _build_index(spill: _Spill, faiss, say):
+    """The index that proposes each sample's candidate neighbours, built in one pass over
+    the spill file that also turns its rows into centred unit vectors (in place).
+
+    Up to :data:`FLAT_MAX` samples an exact flat index (4 bytes a dimension: a bounded
+    size); above, an inverted file (lists of about :data:`LIST_SIZE` samples) of 4-bit
+    product-quantised codes (``m / 2`` bytes a vector plus its 8-byte id; faiss's SIMD
+    "fast scan"), trained on at most :data:`TRAIN_ROWS` rows (and :data:`TRAIN_BYTES`) drawn with a
+    fixed seed.
+    Its distances are only used to choose candidates: :func:`_reranked` recomputes them
+    exactly from the spill file."""
+    n, dim, mean = spill.n, spill.dim, spill.mean
+    if n <= max(FLAT_MAX, PQ_MIN_TRAIN):
+        index = faiss.IndexFlatL2(dim)
+        info = {"index": "faiss Flat (exact)", "bytes_per_vector": 4 * dim}
+    else:
+        m, nlist = _codes(dim), max(1, n // LIST_SIZE)
+        graph = "" if nlist <= QUANTIZER_FLAT_MAX else "_HNSW32"
+        if not graph:
+            quantizer = faiss.IndexFlatL2(dim)
+        else:  # the lists' centres searched by a graph, not one by one
+            quantizer = faiss.IndexHNSWFlat(dim, 32)
+            quantizer.hnsw.efSearch = 4 * NPROBE
+        index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, m, 4)
+        index.cp.seed = SEED
+        index.pq.cp.seed = SEED
+        size = min(n, TRAIN_ROWS, max(PQ_MIN_TRAIN, TRAIN_BYTES // (4 * dim)))
+        pick = np.sort(np.random.default_rng(SEED).choice(n, size, replace=False))
+        sample = spill.gather(pick)
+        index.train(_centred(sample, mean, out=sample))
+        del sample
+        index.nprobe = min(nlist, NPROBE)
+        info = {
+            "index": f"faiss IVF{nlist}{graph},PQ{m}x4fs",
+            "bytes_per_vector": index.code_size + 8,
+            "nprobe": index.nprobe,
+            "candidates": min(n, CANDIDATES),
+        }
+    for first, raw_rows in spill.chunks():
+        rows = _centred(raw_rows, mean, out=raw_rows)
+        spill.write(first, rows)
+        index.add(rows)
+        say(0.2 + 0.4 * (first + len(rows)) / max(n, 1), "uniqueness: indexing")
+    return index, info
+
+
+def _reranked(spill: _Spill, queries, cands, first: int) -> np.ndarray:
+    """Brain's raw uniqueness of the samples ``first, first + 1, ...`` (``queries``, their
+    centred unit vectors) from their index candidates ``cands``: the candidates' exact
+    Euclidean distances (their vectors read back from the spill file), the sample itself
+    left out, the 4 nearest others kept and the 2nd to 4th weighted. A candidate the
+    index missed can only make a value larger, never smaller."""
+    own = np.arange(first, first + len(queries))[:, None]
+    valid = (cands >= 0) & (cands != own)
+    safe = np.where(valid, cands, 0)
+    rows = np.unique(safe)
+    vectors = spill.gather(rows).astype(np.float64)
+    queries, where = queries.astype(np.float64), np.searchsorted(rows, safe)
+    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b in float64, as scikit-learn's euclidean_distances
+    gram = queries @ vectors.T  # queries x the block's distinct candidates
+    picked = np.take_along_axis(gram, where, axis=1)
+    qn = np.einsum("ij,ij->i", queries, queries)[:, None]
+    vn = np.einsum("ij,ij->i", vectors, vectors)[where]
+    d = np.sqrt(np.clip(qn + vn - 2.0 * picked, 0.0, 4.0))
+    d = np.sort(np.where(valid, d, np.inf), axis=1)[:, : K + 1]
+    if d.shape[1] < K + 1:
+        d = np.pad(d, ((0, 0), (0, K + 1 - d.shape[1])), constant_values=np.inf)
+    nearest = np.where(np.isfinite(d), d, 2.0)  # fewer than 4 others found: brain's 2
+    return np.mean(nearest[:, 1:] * WEIGHTS, axis=1)  # brain: dists[:, 1:] of 4 others
+
+
+def _exact_top(spill: _Spill, raw: np.ndarray) -> int:
     """Recomputes, by brute force over every sample (read from the spill file in chunks),
-    the raw uniqueness of the index rows that the approximate search ranks highest, in
-    place, and returns how many.
+    the raw uniqueness of the samples that the index ranks highest, in place, and
+    returns how many.
 
-    An approximate search can only miss neighbours, never invent nearer ones, so its
-    value is never below the exact one. Once the exact maximum over the re-ranked rows
-    is at least the approximate value of every other row, the maximum (brain's
-    normaliser) and the values of those most unique rows (what ``unique_top`` tags) are
-    exact. Starts with :data:`EXACT_TOP` rows and doubles until that holds."""
-    done = np.zeros(len(row_raw), bool)
-    want = min(len(row_raw), EXACT_TOP)
+    The index can only miss neighbours, never invent nearer ones (every distance used
+    is exact), so its value is never below the exact one. Once the
+    :data:`EXACT_TOP`-th largest exact value over the re-ranked samples is at least the
+    value of every other sample, the :data:`EXACT_TOP` most unique samples are among the
+    re-ranked ones: the maximum (brain's normaliser) and their values (what
+    ``unique_top`` tags) are exact. Starts with :data:`EXACT_TOP` samples and doubles
+    until that holds."""
+    done = np.zeros(len(raw), bool)
+    want = min(len(raw), EXACT_TOP)
     while True:
-        order = np.argsort(-row_raw, kind="stable")
-        todo = [int(r) for r in order[:want] if not done[r]]
+        order = np.argsort(-raw, kind="stable")
+        todo = np.sort(order[:want][~done[order[:want]]])
         for first in range(0, len(todo), BRUTE_BLOCK):  # bounded: blocks of queries
             block = todo[first : first + BRUTE_BLOCK]
-            queries = index.reconstruct_batch(np.asarray(block, np.int64))
-            row_raw[block] = _brute_force(spill, queries, mean)
+            raw[block] = _brute_force(spill, spill.gather(block))
             done[block] = True
         rest = order[want:]
-        best = row_raw[done].max()
-        if len(rest) == 0 or row_raw[rest[~done[rest]]].max(initial=-np.inf) <= best:
+        # the EXACT_TOP-th largest exact value so far
+        settled = np.partition(raw[done], -min(EXACT_TOP, want))[-min(EXACT_TOP, want)]
+        if len(rest) == 0 or raw[rest[~done[rest]]].max(initial=-np.inf) <= settled:
             return int(done.sum())
-        want = min(len(row_raw), 2 * want)
+        want = min(len(raw), 2 * want)
 
 
-def _brute_force(spill: _Spill, queries: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def _brute_force(spill: _Spill, queries: np.ndarray) -> np.ndarray:
     """Brain's raw uniqueness of ``queries`` (centred unit vectors of samples in the
-    spill) against every sample, exactly: the 4 nearest others by Euclidean distance
-    (the query's own sample is one of the zero distances), then the 2nd-4th weighted."""
+    spill, which by then holds such vectors) against every sample, exactly: the 4
+    nearest others by Euclidean distance (the query's own sample is one of the zero
+    distances), then the 2nd-4th weighted."""
     # in float64, as scikit-learn's euclidean_distances: copies of a vector come out at 0
+    # (a float32 product leaves them near 3e-4, a sqrt of its rounding error)
     queries = queries.astype(np.float64)
     qn = np.einsum("ij,ij->i", queries, queries)
     best = np.full((len(queries), K + 2), np.inf)
-    for _, raw_rows in spill.chunks(BRUTE_BLOCK):  # BRUTE_BLOCK^2 distances at a time
-        rows = _unit((raw_rows.astype(np.float64) - mean).astype(np.float32)).astype(np.float64)
+    for _, rows in spill.chunks(BRUTE_BLOCK):  # BRUTE_BLOCK^2 distances at a time
+        rows = rows.astype(np.float64)
         rn = np.einsum("ij,ij->i", rows, rows)
         sq = qn[:, None] + rn[None, :] - 2.0 * (queries @ rows.T)
         d = np.sqrt(np.clip(sq, 0.0, 4.0))
@@ -310,37 +410,6 @@ def _brute_force(spill: _Spill, queries: np.ndarray, mean: np.ndarray) -> np.nda
     # the smallest is the query's own sample (or a copy of it: both at 0)
     nearest = np.where(np.isfinite(best[:, 1:]), best[:, 1:], 2.0)
     return np.mean(nearest[:, 1 : K + 1] * WEIGHTS, axis=1)
-
-
-def _row_uniqueness(index, start: int, stop: int, count, unit) -> np.ndarray:
-    """Brain's raw uniqueness of the index rows ``start:stop``: the 4 nearest other
-    samples are the row's own duplicates (distance 0) and then its nearest rows, each
-    as many times as samples share it; brain weights the 2nd to 4th."""
-    queries = index.reconstruct_n(start, stop - start)
-    sims, labels = index.search(queries, K + 2)
-    own = labels == np.arange(start, stop)[:, None]
-    found = labels >= 0
-    safe = np.where(found, labels, 0)
-    sims = np.where(found, sims, 0.0).astype(np.float64)  # missing slots: -FLT_MAX
-    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b for unit (or zero) vectors
-    sq = unit[start:stop, None].astype(np.float64) + unit[safe] - 2.0 * sims
-    dists = np.sqrt(np.clip(sq, 0.0, 4.0))
-    mult = np.where(found & ~own, count[safe], 0)
-    dists = np.where(mult > 0, dists, np.inf)
-    order = np.argsort(dists, axis=1, kind="stable")
-    dists = np.take_along_axis(dists, order, axis=1)
-    mult = np.take_along_axis(mult, order, axis=1)
-    # the row's own duplicates first, at distance 0
-    dists = np.concatenate([np.zeros((len(dists), 1)), dists], axis=1)
-    mult = np.concatenate([(count[start:stop] - 1)[:, None], mult], axis=1)
-    reach = np.cumsum(mult, axis=1)
-    nearest = np.empty((len(dists), K + 1))
-    for slot in range(K + 1):  # the slot-th nearest other sample
-        has = reach > slot
-        col = np.argmax(has, axis=1)
-        value = dists[np.arange(len(dists)), col]
-        nearest[:, slot] = np.where(has.any(axis=1), value, 2.0)
-    return np.mean(nearest[:, 1:] * WEIGHTS, axis=1)  # brain: dists[:, 1:] of 4 others
 
 
 def representativeness_values(
