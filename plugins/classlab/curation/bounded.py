@@ -8,21 +8,26 @@ on the embeddings read from the database once, one chunk
 (:data:`classlab.defaults.CHUNK_SIZE`) at a time, and spilled as float32 rows to a
 temp file under ClassLab's root that the later passes read back (:class:`_Spill`):
 
-- uniqueness: nearest neighbours from an approximate HNSW index (``faiss``, the
-  centred unit vectors as float32; identical vectors indexed once), then brain's
-  formula as its scikit-learn index computes it above 15,000 samples (see
-  :func:`uniqueness_values`), divided by its maximum over the view; the rows the
-  index ranks most unique are recomputed by brute force until that maximum is
-  exact (:func:`_exact_top`);
+- uniqueness: candidate neighbours from a compressed index of the centred unit
+  vectors (:func:`_build_index`: exact up to :data:`FLAT_MAX` samples, above an
+  inverted file of 4-bit product-quantised codes, ``faiss``), their exact distances
+  recomputed from the spill file (:func:`_reranked`), then brain's formula as its
+  scikit-learn index computes it above 15,000 samples (see :func:`uniqueness_values`),
+  divided by its maximum over the view; the samples ranked most unique are
+  recomputed by brute force until the :data:`EXACT_TOP` most unique, and so the
+  maximum, are exact (:func:`_exact_top`);
 - representativeness: ``sklearn.cluster.MiniBatchKMeans`` (k=20, brain's seed
   1234) fitted chunk by chunk, then brain's "cluster-center" value: each sample's
   Euclidean distance to its cluster's centre divided by the largest in that
   cluster (brain's own formula, which ranks a cluster's outskirts highest).
 
-What grows with the view: uniqueness's index (about ``4 d + 140`` bytes a sample
-for ``d``-dimensional vectors: the vectors and the graph) and, for both, a few
-numbers and a 12-byte id per sample; never a Python list of vectors, never
-scikit-learn's neighbour arrays. Both are approximations of brain's exact values; the
+What grows with the view: uniqueness's index (``m / 2 + 8`` bytes a sample above
+:data:`FLAT_MAX` samples: 24 for 64-dimensional vectors, 72 for 512, against
+``4 d + 140`` for the HNSW graph over float32 vectors used before) and, for both, a few
+numbers and a 12-byte id per sample; never a Python list of vectors or a dict of
+them, never scikit-learn's neighbour arrays; the spill file's rows are read back one
+by one (``os.preadv``), not mapped, so its pages do not count in the process. Both
+are approximations of brain's exact values; the
 agreement is measured in tests/unit/test_bounded_scores.py and
 benchmarks/RESULTS.md.
 """
