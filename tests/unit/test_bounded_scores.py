@@ -129,6 +129,13 @@ def test_the_spill_file_lives_under_the_root_and_goes(mnist_small, monkeypatch):
         back = np.concatenate([rows for _, rows in spill.chunks()])
         np.testing.assert_array_equal(back, emb.astype(np.float32))
         np.testing.assert_allclose(spill.mean, emb.astype(np.float32).mean(axis=0), rtol=1e-5)
+        # rows read back one by one, a range, and rewritten in place
+        f32 = emb.astype(np.float32)
+        np.testing.assert_array_equal(spill.gather(np.array([1, 5, 599])), f32[[1, 5, 599]])
+        np.testing.assert_array_equal(spill.read(3, 7), f32[3:7])
+        spill.write(2, np.zeros((2, f32.shape[1]), np.float32))
+        assert not spill.read(2, 4).any() and (spill.read(4, 5) == f32[4:5]).all()
+        assert spill.path.stat().st_size == f32.nbytes
     assert not spill.path.exists()
 
 
