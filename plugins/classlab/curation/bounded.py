@@ -301,10 +301,9 @@ def _build_index(spill: _Spill, faiss, say):
     Up to :data:`FLAT_MAX` samples an exact flat index (4 bytes a dimension: a bounded
     size); above, an inverted file (lists of about :data:`LIST_SIZE` samples) of 4-bit
     product-quantised codes (``m / 2`` bytes a vector plus its 8-byte id; faiss's SIMD
-    "fast scan"), trained on at most :data:`TRAIN_ROWS` rows (and :data:`TRAIN_BYTES`) drawn with a
-    fixed seed.
-    Its distances are only used to choose candidates: :func:`_reranked` recomputes them
-    exactly from the spill file."""
+    "fast scan"), trained on at most :data:`TRAIN_ROWS` rows (and :data:`TRAIN_BYTES`)
+    drawn with a fixed seed. Its distances are only used to choose candidates:
+    :func:`_reranked` recomputes them exactly from the spill file."""
     n, dim, mean = spill.n, spill.dim, spill.mean
     if n <= max(FLAT_MAX, PQ_MIN_TRAIN):
         index = faiss.IndexFlatL2(dim)
