@@ -170,8 +170,7 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
     if args.save:
         save_arrays(args.save, row, (y_true, noisy, flipped), oos_logits, fold_of, folds, z)
         if logits2 is not None:
-            name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}-pass2.npy"
-            np.save(Path(args.save) / name, logits2)
+            np.save(Path(args.save) / f"{stem(row)}-pass2.npy", logits2)
     return row
 
 
@@ -203,16 +202,20 @@ def second_pass(x, y, noisy, flipped, oos_logits, plan, args) -> dict:
     }
 
 
+def stem(row) -> str:
+    """A setting's file name in ``--save``: ``<model>-<noise>-<rate>-<n>[-r<repeats>]``."""
+    name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}"
+    return name + (f"-r{row['repeats']}" if row["repeats"] > 1 else "")
+
+
 def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
     """One ``.npz`` per setting (``--save``): the noisy labels, the flips, the calibrated
     OOS logits, each sample's fold and the folds' temperatures, the in-sample logits:
     enough to try other filters or calibrations without training again."""
     y_true, noisy, flipped = labels
     Path(folder).mkdir(parents=True, exist_ok=True)
-    name = f"{row['model']}-{row['noise']}-{row['rate']}-{row['n']}"
-    name += f"-r{row['repeats']}.npz" if row["repeats"] > 1 else ".npz"
     np.savez_compressed(
-        Path(folder) / name,
+        Path(folder) / f"{stem(row)}.npz",
         y_true=y_true,
         noisy=noisy,
         flipped=flipped,
@@ -298,32 +301,51 @@ FILTERS = (
 )
 
 
+RANKINGS = ("self_confidence", "normalized_margin")
+
+
 def variants(argv) -> int:
     """``variants DIR``: on the arrays a quality run saved (``--save DIR``), no training:
-    (a) with each cleanlab ``filter_by``, and with the fold models' logits before
-    temperature scaling (T = 1), against the flips; (c) for comparison."""
+    (a) with each cleanlab ``filter_by`` and its top N by each of cleanlab's
+    :data:`RANKINGS`, and with the fold models' logits before temperature scaling
+    (T = 1); where ``--two-pass`` saved the second pass, the same for (a2) pass 2 and
+    (a3) the mean of both passes; all against the flips."""
     import warnings
 
     from classlab.labels.calibration import softmax
     from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
 
     for path in sorted(Path(argv[0]).glob("*.npz")):
         d = np.load(path)
-        probs = {"calibrated": softmax(d["oos_logits"])}
+        p1 = softmax(d["oos_logits"])
+        probs = {"(a)": p1}
         if "repeats" not in d.files or int(d["repeats"]) == 1:  # one fold model a sample
             raw = d["oos_logits"] * d["temperatures"][d["fold_of"] - 1][:, None]
-            probs["T=1"] = softmax(raw)
+            probs["(a) T=1"] = softmax(raw)
+        second = path.with_name(f"{path.stem}-pass2.npy")
+        if second.is_file():
+            p2 = softmax(np.load(second))
+            probs.update({"(a2)": p2, "(a3)": (p1 + p2) / 2})
         print(f"{path.stem}: {len(d['flipped'])} flips", flush=True)
-        for (name, p), how in ((x, f) for x in probs.items() for f in FILTERS):
+        for name, p in probs.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                mask = find_label_issues(d["noisy"], p, filter_by=how)
-            r = scores(d["flipped"], mask, np.arange(0))
-            print(
-                f"  {name:10s} {how:20s} flagged {r['flagged']:5d} "
-                f"P {r['precision']:.3f} R {r['recall']:.3f}",
-                flush=True,
-            )
+                tops = []
+                for method in RANKINGS:
+                    quality = get_label_quality_scores(d["noisy"], p, method=method)
+                    order = np.argsort(quality, kind="stable")
+                    top = scores(d["flipped"], np.zeros(0, bool), order)["top_n_recall"]
+                    tops.append(f"{method} {top:.3f}")
+                print(f"  {name:8s} top N: " + ", ".join(tops), flush=True)
+                for how in FILTERS:
+                    mask = find_label_issues(d["noisy"], p, filter_by=how)
+                    r = scores(d["flipped"], mask, np.arange(0))
+                    print(
+                        f"  {name:8s} {how:20s} flagged {r['flagged']:5d} "
+                        f"P {r['precision']:.3f} R {r['recall']:.3f}",
+                        flush=True,
+                    )
     return 0
 
 
