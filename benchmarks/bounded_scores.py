@@ -207,6 +207,8 @@ def _hnsw_before(spill) -> dict:
 
 
 def index_only(args) -> None:
+    import gc
+
     import faiss
     from classlab.curation import bounded
 
@@ -219,8 +221,6 @@ def index_only(args) -> None:
         todo.append(("bounded", lambda s: bounded._uniqueness_of(s, faiss, lambda *a: None)[2]))
         for method, fn in todo:  # "before" first: the bounded run rewrites the file
             spill = _file_spill(path, n, args.dim)
-            import gc
-
             gc.collect()
             t0, c0 = time.perf_counter(), time.process_time()
             with Rss() as rss:
@@ -243,6 +243,7 @@ def index_only(args) -> None:
                 flush=True,
             )
         path.unlink()
+    tmp.rmdir()
     print("\n| method | index | samples | bytes a vector | s | CPU s | RSS growth MiB |")
     print("|" + " --- |" * 7)
     for r in rows:
