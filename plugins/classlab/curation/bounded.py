@@ -357,11 +357,16 @@ def _reranked(spill: _Spill, queries, cands, first: int) -> np.ndarray:
     qn = np.einsum("ij,ij->i", queries, queries)[:, None]
     vn = np.einsum("ij,ij->i", vectors, vectors)[where]
     d = np.sqrt(np.clip(qn + vn - 2.0 * picked, 0.0, 4.0))
-    d = np.sort(np.where(valid, d, np.inf), axis=1)[:, : K + 1]
-    if d.shape[1] < K + 1:
-        d = np.pad(d, ((0, 0), (0, K + 1 - d.shape[1])), constant_values=np.inf)
-    nearest = np.where(np.isfinite(d), d, 2.0)  # fewer than 4 others found: brain's 2
-    return np.mean(nearest[:, 1:] * WEIGHTS, axis=1)  # brain: dists[:, 1:] of 4 others
+    # at least K + 2 candidates a sample (n > K + 1), so K + 1 others once itself is out
+    return _weighted(np.sort(np.where(valid, d, np.inf), axis=1))
+
+
+def _weighted(others: np.ndarray) -> np.ndarray:
+    """Brain's raw uniqueness from each sample's distances to its nearest OTHER samples
+    (ascending, at least K + 1 columns; ``inf`` where none was found, which counts as
+    brain's 2): the 2nd to 4th weighted (brain takes ``dists[:, 1:]`` of 4 others)."""
+    nearest = others[:, : K + 1]
+    return np.mean(np.where(np.isfinite(nearest), nearest, 2.0)[:, 1:] * WEIGHTS, axis=1)
 
 
 def _exact_top(spill: _Spill, raw: np.ndarray) -> int:
@@ -412,8 +417,7 @@ def _brute_force(spill: _Spill, queries: np.ndarray) -> np.ndarray:
         part = np.partition(d, keep - 1, axis=1)[:, :keep]
         best = np.sort(np.concatenate([best, part], axis=1), axis=1)[:, : K + 2]
     # the smallest is the query's own sample (or a copy of it: both at 0)
-    nearest = np.where(np.isfinite(best[:, 1:]), best[:, 1:], 2.0)
-    return np.mean(nearest[:, 1 : K + 1] * WEIGHTS, axis=1)
+    return _weighted(best[:, 1:])
 
 
 def representativeness_values(
