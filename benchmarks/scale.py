@@ -7,7 +7,8 @@ written once by ``classlab.data.mnist.load_mnist``, the 4x dataset is added with
 operator in a FRESH process (so that one operator's peak is not hidden by
 another's): CLIP embeddings (the tests' tiny config, random weights), zero-shot
 (reusing the stored embeddings, with evaluation), apply of a 1-epoch LeNet-5,
-hardness + mistakenness, uniqueness and representativeness (ClassLab's bounded
+hardness + mistakenness, label issues (cleanlab on apply's logits), uniqueness and
+representativeness (ClassLab's bounded
 method, ``embedding_method="bounded"``; ``uniqueness_brain`` and
 ``representativeness_brain`` run FiftyOne Brain's own, which needs every vector at
 once, when named in ``--ops``), and augmentation of 2% of the samples. For each it
@@ -43,13 +44,14 @@ OPS = (
     "zero_shot",
     "apply",
     "scores",
+    "label_issues",
     "uniqueness",
     "representativeness",
     "augment",
     "uniqueness_brain",
     "representativeness_brain",
 )
-DEFAULT_OPS = OPS[:7]  # FiftyOne Brain's own (N^2 k-NN) only when asked for
+DEFAULT_OPS = OPS[:8]  # FiftyOne Brain's own (N^2 k-NN) only when asked for
 GOAL_TIME, GOAL_RSS = 4.4, 1.10
 AUGMENT_FRACTION = 0.02
 
@@ -185,6 +187,7 @@ def _call(op: str, ds):
     from classlab.clip import compute_clip_embeddings, zero_shot_classify
     from classlab.curation.augment import augment_samples
     from classlab.curation.scores import compute_sample_scores
+    from classlab.labels.issues import find_label_issues
     from classlab.lenet.apply import apply_lenet
 
     spec, opts = _clip()
@@ -196,6 +199,8 @@ def _call(op: str, ds):
         return lambda: apply_lenet(ds, "m", label_field="lenet", eval_key="eval_lenet")
     if op == "scores":
         return lambda: compute_sample_scores(ds, ["hardness", "mistakenness"], "lenet")
+    if op == "label_issues":  # on apply's predictions (the 1-epoch LeNet-5's logits)
+        return lambda: find_label_issues(ds, pred_fields="lenet", key="scale")
     if op.startswith(("uniqueness", "representativeness")):
         score, _, method = op.partition("_")  # "uniqueness" (bounded), "uniqueness_brain"
         return lambda: compute_sample_scores(

@@ -71,22 +71,26 @@ def _after(view, last: str | None):
     return view.mongo([*stages, {"$sort": {"_id": 1}}])
 
 
-def iter_chunks(view, fields: Sequence[str] = (), size: int | None = None) -> Iterator[Chunk]:
+def iter_chunks(
+    view, fields: Sequence[str] = (), size: int | None = None, raw: bool = False
+) -> Iterator[Chunk]:
     """Yields the view's samples as :class:`Chunk` s of at most ``size`` (default
     :data:`classlab.defaults.CHUNK_SIZE`), in sample-id order.
 
     Each chunk is one query (``_id`` greater than the last chunk's, sorted, limited),
     made only when the caller asks for the next chunk, so at most one chunk of
     values is held here at a time. ``fields`` are ``values()`` paths (e.g.
-    ``"filepath"``, ``"ground_truth.label"``); missing values read as None.
+    ``"filepath"``, ``"ground_truth.label"``); missing values read as None. ``raw``:
+    the values as the database holds them (e.g. a vector as its compressed bytes,
+    not decoded one ``np.load`` at a time); the ids are strings either way.
     """
     size = chunk_size(size)
     fields = list(fields)
     last, start = None, 0
     while True:
         part = _after(view, last).limit(size)
-        read = part.values(["id", *fields], _allow_missing=True)
-        ids = read[0]
+        read = part.values(["id", *fields], _allow_missing=True, _raw=raw)
+        ids = [str(i) for i in read[0]] if raw else read[0]
         if not ids:
             return
         yield Chunk(start, ids, dict(zip(fields, read[1:])), view)

@@ -124,3 +124,44 @@ def test_bad_arguments_raise_before_any_write(mnist_small, unchanged):
         for kwargs, exc, match in cases:
             with pytest.raises(exc, match=match):
                 find_label_issues(ds, **kwargs)
+
+
+def test_read_in_chunks_gives_cleanlab_s_own_answer(mnist_small, monkeypatch):
+    """The labels and logits are read chunk by chunk into arrays (bounded memory): with
+    chunks of 7 samples, exactly what cleanlab says on the whole arrays at once, and a
+    sample without a label or a prediction is left out, not misaligned."""
+    from classlab import defaults
+    from cleanlab.filter import find_label_issues as cl_find
+    from cleanlab.rank import get_label_quality_scores
+
+    ds = mnist_small
+    noisy_logits(ds)
+    skipped = ds.values("id")[:2]
+    ds.select(skipped[0]).set_values("model", [None])
+    ds.select(skipped[1]).set_values("ground_truth", [None])
+    ids, gt, z = (
+        ds.exists("model")
+        .exists("ground_truth")
+        .values(["id", "ground_truth.label", "model.logits"])
+    )
+    labels = np.array([MNIST_CLASSES.index(g) for g in gt])
+    probs = softmax(np.array(z))
+    expect = set(np.array(ids)[cl_find(labels, probs, n_jobs=1)])
+    quality = dict(zip(ids, get_label_quality_scores(labels, probs)))
+    monkeypatch.setattr(defaults, "CHUNK_SIZE", 7)
+    res = find_label_issues(ds, "model")
+    assert _flagged(ds) == expect and res["num_scored"] == len(ds) - 2
+    got = dict(zip(*ds.exists("label_quality").values(["id", "label_quality"])))
+    assert set(got) == set(ids) and not set(got) & set(skipped)
+    assert max(abs(got[i] - quality[i]) for i in ids) < 1e-12
+
+
+def test_logits_of_different_lengths_are_refused_before_any_write(mnist_small, unchanged):
+    ds = mnist_small
+    noisy_logits(ds)
+    sample = ds[ds.values("id")[-1]]
+    sample["model"] = fo.Classification(label="7", logits=[0.0] * 5)  # another model's
+    sample.save()
+    assert len(ds.values("model.logits")[-1]) == 5
+    with unchanged(ds), pytest.raises(FieldError, match="differ in length"):
+        find_label_issues(ds, "model")

@@ -129,18 +129,68 @@ def field_classes(dataset, field: str, width: int, fallback: Sequence[str]) -> l
     )
 
 
-def pred_probs(dataset, data: dict, fields: list[str], gt: np.ndarray):
-    """``(classes, probs)``: the mean softmax of ``fields`` over the samples of ``data``
-    (:func:`classlab.compare.predictions.load_predictions`), columns aligned by class."""
+def read_scored(view, fields: list[str], label_field: str, size: int | None = None):
+    """The samples with a label and every field's prediction, read chunk by chunk
+    (:func:`classlab.chunks.iter_chunks`, the logits as stored bytes) into compact
+    arrays, never a whole field as Python objects: ``(ids, labels, per_field)`` where
+    ``ids`` are the sample ids as bytes in id order (sorted), ``labels`` the given
+    labels (str) and ``per_field[f]`` the softmax of ``f``'s logits (float64, the
+    field's own column order).
+
+    Raises:
+        FieldError: a scored sample of a field has no logits, or they differ in length
+    """
+    from classlab.chunks import iter_chunks
+    from classlab.compare.predictions import _unpack
     from classlab.labels.calibration import softmax
 
-    classes, total = None, None
+    total = view.count()
+    paths = [f"{label_field}.label"]
     for f in fields:
-        z = data["logits"].get(f)
-        if z is None or np.isnan(z).any():
-            raise FieldError(f"Some samples of {f!r} have no logits: re-run that prediction")
-        cls = field_classes(dataset, f, z.shape[1], sorted(set(gt)))
-        p = softmax(z)
+        paths += [f"{f}.label", f"{f}.logits"]
+    ids = np.empty(total, dtype="S24")
+    codes = np.empty(total, dtype=np.int32)
+    names: dict[str, int] = {}
+    per_field: dict[str, np.ndarray] = {}
+    n = 0
+    for chunk in iter_chunks(view, paths, size, raw=True):
+        gt = chunk[paths[0]]
+        keep = np.array([bool(g) for g in gt], dtype=bool)
+        for f in fields:
+            keep &= np.array([bool(p) for p in chunk[f"{f}.label"]], dtype=bool)
+        rows = np.flatnonzero(keep)
+        if not len(rows):
+            continue
+        m = n + len(rows)
+        ids[n:m] = [chunk.ids[i] for i in rows]
+        codes[n:m] = [names.setdefault(gt[i], len(names)) for i in rows]
+        for f in fields:
+            z = [_unpack(chunk[f"{f}.logits"][i]) for i in rows]
+            if any(r is None for r in z):
+                raise FieldError(f"Some samples of {f!r} have no logits: re-run that prediction")
+            if f not in per_field:
+                per_field[f] = np.empty((total, len(z[0])), np.float64)
+            width = per_field[f].shape[1]
+            other = next((len(r) for r in z if len(r) != width), None)
+            if other is not None:
+                raise FieldError(
+                    f"The logits of {f!r} differ in length ({width} and {other}): re-run "
+                    "that prediction on the whole view with one model"
+                )
+            per_field[f][n:m] = softmax(np.stack(z))
+        n = m
+    labels = np.array(list(names), dtype=object)[codes[:n]] if n else np.zeros(0, object)
+    return ids[:n], labels, {f: p[:n] for f, p in per_field.items()}
+
+
+def pred_probs(dataset, per_field: dict, fields: list[str], gt: np.ndarray):
+    """``(classes, probs)``: the mean of ``fields``' probabilities (``per_field``, as
+    :func:`read_scored` returns them), columns aligned by class."""
+    classes, total = None, None
+    fallback = sorted(set(gt))
+    for f in fields:
+        p = per_field[f]
+        cls = field_classes(dataset, f, p.shape[1], fallback)
         if classes is None:
             classes, total = cls, p
             continue
@@ -196,21 +246,43 @@ def _write(view, ids, quality, flagged, suggestions, fields, report) -> None:
     n = len(ids)
     for start in range(0, n, WRITE_CHUNK):
         stop = min(start + WRITE_CHUNK, n)
-        values = dict(zip(ids[start:stop], (float(v) for v in quality[start:stop])))
+        chunk = (i.decode() for i in ids[start:stop])
+        values = dict(zip(chunk, (float(v) for v in quality[start:stop])))
         dataset.set_values(q_field, values, key_field="id")
         report(stop / max(n, 1), f"wrote {stop}/{n} label quality scores")
-    scored, flagged_set = set(ids), set(flagged)
+    flagged_set = set(flagged)
+
+    def scored(candidates: list[str]) -> set[str]:  # those this run scored, not flagged
+        return {c for c, k in zip(candidates, _in_sorted(ids, candidates)) if k} - flagged_set
+
     if dataset.has_field(s_field):
-        stale = set(view.exists(s_field).values("id")) & scored - flagged_set
+        stale = scored(view.exists(s_field).values("id"))
         if stale:
             dataset.set_values(s_field, dict.fromkeys(stale), key_field="id")
     if suggestions:
         dataset.set_values(s_field, suggestions, key_field="id")
-    untag = set(view.match_tags(tag).values("id")) & scored - flagged_set
+    untag = scored(view.match_tags(tag).values("id"))
     if untag:
         dataset.select(list(untag)).untag_samples(tag)
     if flagged:
         dataset.select(flagged).tag_samples(tag)
+
+
+def _require_scored(n: int) -> None:
+    if n < 2:
+        raise EmptyViewError(
+            "Fewer than 2 samples have both a label and every prediction field: "
+            "predict the view first (compute_oos_predictions)"
+        )
+
+
+def _in_sorted(sorted_ids: np.ndarray, candidates: list[str]) -> np.ndarray:
+    """For each of ``candidates`` (str ids): is it in ``sorted_ids`` (bytes, sorted)?"""
+    c = np.array(candidates, dtype="S24")
+    if not len(c) or not len(sorted_ids):
+        return np.zeros(len(c), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, c), len(sorted_ids) - 1)
+    return sorted_ids[pos] == c
 
 
 def _index(dataset, quality_field: str) -> None:
@@ -259,30 +331,30 @@ def find_label_issues(
     Returns:
         the record (see the module docstring) plus ``"key"``
     """
-    from classlab.compare.predictions import load_predictions
-
     report = as_progress(progress)
     fields = check_issue_args(
         view, pred_fields, label_field, filter_by, method, quality_field, suggestion_field, tag, key
     )
     report(0.05, f"reading labels and logits of {', '.join(fields)}", force=True)
-    data = load_predictions(view, fields, label_field)
+    ids, gt, per_field = read_scored(view, fields, label_field)
+    _require_scored(len(ids))
     dataset = view._dataset
-    classes, probs = pred_probs(dataset, data, fields, data["gt"])
-    known = np.isin(data["gt"], classes)
-    ids, gt, probs = list(data["ids"][known]), data["gt"][known], probs[known]
-    if len(ids) < 2:
-        raise EmptyViewError(
-            "Fewer than 2 samples have both a label and every prediction field: "
-            "predict the view first (compute_oos_predictions)"
-        )
-    labels = np.array([classes.index(g) for g in gt], dtype=np.int64)
+    classes, probs = pred_probs(dataset, per_field, fields, gt)
+    del per_field
+    known = np.isin(gt, classes)
+    if not known.all():
+        ids, gt, probs = ids[known], gt[known], probs[known]
+        _require_scored(len(ids))
+    index = {c: k for k, c in enumerate(classes)}
+    labels = np.array([index[g] for g in gt], dtype=np.int64)
     report(0.3, f"cleanlab on {len(ids)} samples ({filter_by}, {method})", force=True)
     mask, quality = _flag(labels, probs, filter_by, method)
-    ok = set(view.match_tags(ok_tag).values("id")) if ok_tag else set()
-    mask &= np.array([i not in ok for i in ids], dtype=bool)
-    flagged = [i for i, m in zip(ids, mask) if m]
+    if ok_tag:
+        ok_ids = np.array(view.match_tags(ok_tag).values("id"), dtype="S24")
+        mask &= ~np.isin(ids, ok_ids)
+    flagged = [i.decode() for i in ids[mask]]
     suggestions = _suggestions(ids, mask, probs, classes)
+    ok = int(np.isin(ids, ok_ids).sum()) if ok_tag else 0
     _write(
         view,
         ids,
@@ -295,7 +367,7 @@ def find_label_issues(
     _index(dataset, quality_field)
     args = dict(filter_by=filter_by, method=method, tag=tag, quality_field=quality_field)
     args["suggestion_field"] = suggestion_field
-    record = _record(fields, label_field, gt[mask], flagged, dataset, len(ids), len(ok), args)
+    record = _record(fields, label_field, gt[mask], flagged, dataset, len(ids), ok, args)
     records.set_record(dataset, defaults.LABEL_ISSUES_KIND, key, record)
     report(1.0, f"{len(flagged)} label issues of {len(ids)} samples, tagged {tag!r}", force=True)
     return {**record, "key": key}
@@ -308,7 +380,7 @@ def _suggestions(ids, mask, probs, classes) -> dict:
     out = {}
     for i in np.flatnonzero(mask):
         k = int(probs[i].argmax())
-        out[ids[i]] = fo.Classification(label=classes[k], confidence=float(probs[i, k]))
+        out[ids[i].decode()] = fo.Classification(label=classes[k], confidence=float(probs[i, k]))
     return out
 
 
