@@ -31,6 +31,11 @@ Pixels come from the IDX files (torch only, no database). Usage::
         --fit-epochs 10 --json /tmp/label_noise.json
     .venv/bin/python benchmarks/label_noise.py speed [--baseline]   # the OOS timing
     .venv/bin/python benchmarks/label_noise.py variants DIR  # other filters on --save DIR
+
+``--save DIR --epoch-logits`` also keeps every epoch's calibrated out-of-sample logits
+of the fold models (``<setting>-epochs.npy``, epochs x samples x classes): the fold
+models are the epoch of lowest validation loss (``fit_tensors``), and these show what
+the other epochs, or a mean over epochs, would have found.
 """
 
 from __future__ import annotations
@@ -137,6 +142,8 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
     fold_cfg.in_channels = 1
     classes = [str(c) for c in range(10)]
     plan = OosPlan(None, None, classes, args.folds, fold_cfg, args.device, [], args.repeats)
+    plan.epoch_logits = bool(args.save and args.epoch_logits)
+    plan.epoch_ensemble = args.epoch_ensemble
     t0 = time.perf_counter()
     oos_logits, fold_of, folds = cross_validate(x, y, plan, args.seed)
     t_oos = time.perf_counter() - t0
@@ -171,7 +178,20 @@ def run_setting(x, y_true, name, opts, kind, rate, args) -> dict:
         save_arrays(args.save, row, (y_true, noisy, flipped), oos_logits, fold_of, folds, z)
         if logits2 is not None:
             np.save(Path(args.save) / f"{stem(row)}-pass2.npy", logits2)
+        if plan.epoch_logits:
+            np.save(Path(args.save) / f"{stem(row)}-epochs.npy", epoch_logits(folds, len(noisy)))
     return row
+
+
+def epoch_logits(folds, n: int) -> np.ndarray:
+    """``--epoch-logits``: every epoch's calibrated out-of-sample logits of repeat 1's
+    fold models, ``epochs x n x C`` (NaN after a fold that stopped early)."""
+    first = [f for f in folds if f.repeat == 1]
+    epochs = max(len(f.epoch_logits) for f in first)
+    out = np.full((epochs, n, first[0].logits.shape[1]), np.nan, np.float32)
+    for f in first:
+        out[: len(f.epoch_logits), f.test_idx] = f.epoch_logits
+    return out
 
 
 def second_pass(x, y, noisy, flipped, oos_logits, plan, args) -> dict:
@@ -222,6 +242,7 @@ def save_arrays(folder, row, labels, oos_logits, fold_of, folds, z) -> None:
         oos_logits=oos_logits,
         fold_of=fold_of,
         temperatures=np.array([f.temperature for f in folds]),
+        kept_epochs=np.array([f.fit.best_epoch for f in folds]),
         insample_logits=z,
         repeats=row["repeats"],
     )
@@ -304,12 +325,42 @@ FILTERS = (
 RANKINGS = ("self_confidence", "normalized_margin")
 
 
+def kept_epochs(d, per_epoch: np.ndarray) -> dict:
+    """``{fold: the epoch its model is}``: saved (``kept_epochs``), or else the epoch
+    whose held-out logits are the stored ones (runs saved before it was)."""
+    folds = np.unique(d["fold_of"])
+    if "kept_epochs" in d.files:
+        return {int(k): int(e) for k, e in zip(folds, d["kept_epochs"])}
+    out = {}
+    for k in folds:
+        rows = d["fold_of"] == k
+        gaps = [np.abs(e[rows] - d["oos_logits"][rows]).max() for e in per_epoch]
+        out[int(k)] = int(np.argmin(gaps)) + 1
+    return out
+
+
+def epoch_means(d, per_epoch: np.ndarray) -> dict:
+    """From ``--epoch-logits``: (a) with each held-out sample's probabilities averaged
+    over its fold's epochs 1..kept (``epoch_ensemble=True``) and over every epoch."""
+    from classlab.labels.calibration import softmax
+
+    kept = kept_epochs(d, per_epoch)
+    p = np.stack([softmax(e) for e in per_epoch])
+    to_kept = np.zeros_like(p[0])
+    for k, e in kept.items():
+        rows = d["fold_of"] == k
+        to_kept[rows] = p[:e, rows].mean(axis=0)
+    return {"(a) ep<=kept": to_kept, "(a) ep all": p.mean(axis=0)}
+
+
 def variants(argv) -> int:
     """``variants DIR``: on the arrays a quality run saved (``--save DIR``), no training:
     (a) with each cleanlab ``filter_by`` and its top N by each of cleanlab's
     :data:`RANKINGS`, and with the fold models' logits before temperature scaling
     (T = 1); where ``--two-pass`` saved the second pass, the same for (a2) pass 2 and
-    (a3) the mean of both passes; all against the flips."""
+    (a3) the mean of both passes; where ``--epoch-logits`` saved every epoch, (a) as
+    ``epoch_ensemble=True`` gives it and with every epoch averaged; all against the
+    flips."""
     import warnings
 
     from classlab.labels.calibration import softmax
@@ -323,6 +374,9 @@ def variants(argv) -> int:
         if "repeats" not in d.files or int(d["repeats"]) == 1:  # one fold model a sample
             raw = d["oos_logits"] * d["temperatures"][d["fold_of"] - 1][:, None]
             probs["(a) T=1"] = softmax(raw)
+        epochs = path.with_name(f"{path.stem}-epochs.npy")
+        if epochs.is_file() and ("repeats" not in d.files or int(d["repeats"]) == 1):
+            probs.update(epoch_means(d, np.load(epochs)))
         second = path.with_name(f"{path.stem}-pass2.npy")
         if second.is_file():
             p2 = softmax(np.load(second))
@@ -337,12 +391,12 @@ def variants(argv) -> int:
                     order = np.argsort(quality, kind="stable")
                     top = scores(d["flipped"], np.zeros(0, bool), order)["top_n_recall"]
                     tops.append(f"{method} {top:.3f}")
-                print(f"  {name:8s} top N: " + ", ".join(tops), flush=True)
+                print(f"  {name:12s} top N: " + ", ".join(tops), flush=True)
                 for how in FILTERS:
                     mask = find_label_issues(d["noisy"], p, filter_by=how)
                     r = scores(d["flipped"], mask, np.arange(0))
                     print(
-                        f"  {name:8s} {how:20s} flagged {r['flagged']:5d} "
+                        f"  {name:12s} {how:20s} flagged {r['flagged']:5d} "
                         f"P {r['precision']:.3f} R {r['recall']:.3f}",
                         flush=True,
                     )
@@ -376,6 +430,17 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="append each row as a JSON line")
     p.add_argument("--save", default=None, help="a folder: each setting's arrays (.npz)")
+    p.add_argument(
+        "--epoch-ensemble",
+        action="store_true",
+        help="(a) with compute_oos_predictions(epoch_ensemble=True): each held-out "
+        "sample's probabilities averaged over its fold's epochs up to the kept one",
+    )
+    p.add_argument(
+        "--epoch-logits",
+        action="store_true",
+        help="with --save: also every epoch's out-of-sample logits (<setting>-epochs.npy)",
+    )
     args = p.parse_args(argv)
     import torch
     from classlab import defaults

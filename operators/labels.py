@@ -108,6 +108,16 @@ class ComputeOosPredictions(foo.Operator):
                 f"e.g. {defaults.LABEL_ISSUE_TAG}, for a second pass after finding label issues"
             ),
         )
+        inputs.bool(
+            "epoch_ensemble",
+            default=False,
+            label="Average each fold's epochs",
+            description=(
+                "Each held-out sample's probabilities averaged over its fold model's "
+                "epochs up to the kept one (lowest validation loss): for fold models "
+                "that memorise wrong labels (no regularisation, many epochs)"
+            ),
+        )
         inputs.int("seed", default=defaults.SPLIT_SEED, label="Seed")
         inputs.int("epochs", default=defaults.OOS_EPOCHS, label="Epochs per fold")
         inputs.int("batch_size", default=128, label="Batch size")
@@ -158,6 +168,7 @@ class ComputeOosPredictions(foo.Operator):
             config=_options(ctx),
             repeats=param(ctx, "repeats", 1),
             exclude_tags=param(ctx, "exclude_tags", []) or [],
+            epoch_ensemble=param(ctx, "epoch_ensemble", False),
             progress=progress(ctx),
         )
         if ctx.params.get(OOS_FOLDS_PARAM):  # one shard of shards=N: its folds only
@@ -194,6 +205,7 @@ def oos_check_args(ctx) -> dict:
         overwrite=overwrite,
         repeats=param(ctx, "repeats", 1),
         exclude_tags=param(ctx, "exclude_tags", []) or [],
+        epoch_ensemble=param(ctx, "epoch_ensemble", False),
     )
 
 

@@ -70,3 +70,26 @@ def test_shards_queue_one_operation_per_group_of_folds(split_small, execute):
     with pytest.raises(ExecutionError, match="num_folds=50 is more than"):
         execute("compute_oos_predictions", view=ds, params={"shards": 2, "num_folds": 50})
     assert len(svc.list_operations(dataset_name=ds.name)) == before
+
+
+def test_epoch_ensemble_with_repeats_is_refused_sharded_before_queueing(split_small, execute):
+    """With repeats the final step predicts from stored fold models (one epoch each):
+    ``epoch_ensemble`` cannot be honoured there, so the parent refuses it; with
+    repeats=1 it is queued and reaches every shard."""
+    from bson import ObjectId
+    from fiftyone.operators.delegated import DelegatedOperationService
+    from fiftyone.operators.executor import ExecutionError
+
+    ds, svc = split_small, DelegatedOperationService()
+    before = len(svc.list_operations(dataset_name=ds.name))
+    params = {"shards": 2, "num_folds": 2, "repeats": 2, "epoch_ensemble": True}
+    with pytest.raises(ExecutionError, match="epoch_ensemble with shards needs repeats=1"):
+        execute("compute_oos_predictions", view=ds, params=params)
+    assert len(svc.list_operations(dataset_name=ds.name)) == before
+    res = execute("compute_oos_predictions", view=ds, params=dict(params, repeats=1)).result
+    try:
+        ops = [svc.get(ObjectId(i)) for i in res["operations"]]
+        assert all(op.context.request_params["params"]["epoch_ensemble"] is True for op in ops)
+    finally:
+        for i in res["operations"]:
+            svc.delete_operation(ObjectId(i))

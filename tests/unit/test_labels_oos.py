@@ -187,3 +187,73 @@ def test_exclude_tags_are_predicted_but_never_trained_on(split_small):
         models[fold_key("lenet_oos", 1)]["num_train"]
         < list_models(ds)[fold_key("plain", 1)]["num_train"]
     )
+
+
+def test_epoch_logits_keep_every_epoch_and_the_best_is_what_is_stored():
+    """``OosPlan.epoch_logits`` (the label-noise benchmark's ``--epoch-logits``): every
+    epoch's held-out logits, each calibrated on the fold's validation slice; the epoch
+    the fold restores (lowest val loss) gives exactly the stored logits."""
+    import torch
+    from classlab.labels.oos import OosPlan, cross_validate, oos_config
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(3), 40)
+    x = rng.integers(0, 60, size=(len(y), 1, 28, 28), dtype=np.uint8)
+    for c in range(3):  # a learnable bright square per class
+        x[y == c, 0, 4 + 7 * c : 10 + 7 * c, 4:10] = 250
+    cfg = oos_config({**FAST, "epochs": 3, "patience": 0, "augment": False})
+    cfg.in_channels = 1
+    plan = OosPlan(None, None, ["a", "b", "c"], 3, cfg, "cpu", [])
+    plan.epoch_logits = True
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
+    logits, _, folds = cross_validate(xt, yt, plan, 0)
+    for f in folds:
+        assert f.epoch_logits.shape == (3, len(f.test_idx), 3)
+        best = f.epoch_logits[f.fit.best_epoch - 1]
+        np.testing.assert_allclose(best, f.logits, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(logits[f.test_idx], f.logits)
+    assert any(not np.allclose(f.epoch_logits[0], f.epoch_logits[-1]) for f in folds)
+    plan.epoch_logits = False
+    assert all(f.epoch_logits is None for f in cross_validate(xt, yt, plan, 0)[2])
+
+
+def test_epoch_ensemble_stores_the_mean_over_epochs_up_to_the_kept_one():
+    """``epoch_ensemble``: each held-out sample's logits are the log of its calibrated
+    probabilities averaged over epochs 1..kept (lowest validation loss), computed from
+    the same epochs that ``epoch_logits`` keeps; the fold model stays the kept epoch's."""
+    import torch
+    from classlab.labels.calibration import softmax
+    from classlab.labels.oos import OosPlan, cross_validate, oos_config
+
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(3), 40)
+    x = rng.integers(0, 60, size=(len(y), 1, 28, 28), dtype=np.uint8)
+    for c in range(3):
+        x[y == c, 0, 4 + 7 * c : 10 + 7 * c, 4:10] = 250
+    x[::7] = rng.integers(0, 255, size=x[::7].shape, dtype=np.uint8)  # some noise images
+    cfg = oos_config({**FAST, "epochs": 4, "patience": 0, "augment": False})
+    cfg.in_channels = 1
+    plan = OosPlan(None, None, ["a", "b", "c"], 3, cfg, "cpu", [])
+    plan.epoch_logits = plan.epoch_ensemble = True
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
+    logits, _, folds = cross_validate(xt, yt, plan, 0)
+    for f in folds:
+        kept = f.fit.best_epoch
+        want = np.mean([softmax(z) for z in f.epoch_logits[:kept]], axis=0)
+        np.testing.assert_allclose(softmax(f.logits), want, atol=1e-6)
+        np.testing.assert_allclose(logits[f.test_idx], f.logits)
+    plan.epoch_ensemble = False
+    plain = cross_validate(xt, yt, plan, 0)[0]
+    assert not np.allclose(plain, logits, atol=1e-4)  # a mean of several epochs, not one
+
+
+def test_epoch_ensemble_is_recorded_and_checked(split_small, unchanged):
+    ds = split_small
+    with unchanged(ds), pytest.raises(InputError, match="epoch_ensemble must be true or false"):
+        compute_oos_predictions(ds, num_folds=3, config=FAST, epoch_ensemble="yes")
+    res = compute_oos_predictions(
+        ds, num_folds=3, seed=5, config={**FAST, "epochs": 2}, epoch_ensemble=True
+    )
+    assert res["epoch_ensemble"] is True
+    assert records.get_record(ds, "oos", "lenet_oos")["epoch_ensemble"] is True
+    assert ds.count("lenet_oos.logits") == len(ds)

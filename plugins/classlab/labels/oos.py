@@ -16,6 +16,14 @@ cross-validation): each labelled sample is then predicted by R fold models that 
 not see it, and its stored logits are the log of their mean calibrated probabilities
 (an ensemble; R times the training). Repeat 1 is exactly the ``repeats=1`` run.
 
+``epoch_ensemble=True`` stores, for each held-out sample, the mean of its fold
+model's calibrated probabilities over the epochs up to the one the fold keeps (the
+lowest validation loss), each epoch calibrated on the fold's validation slice: a
+temporal ensemble of the early-learning epochs (as in SELF, Nguyen et al. 2020),
+which helps most where the fold models go on to memorise wrong labels (no
+regularisation, many epochs). The fold models kept, and the predictions of the other
+samples, stay the kept epoch's.
+
 ``exclude_tags`` leaves the samples carrying any of those tags out of every fold
 model's training (and its early-stopping slice) while still predicting them out of
 sample: a second pass after :func:`~classlab.labels.issues.find_label_issues`
@@ -135,6 +143,8 @@ class OosPlan:
     repeats: int = 1
     exclude_tags: tuple = ()
     skip: Optional[np.ndarray] = None  # per decoded sample: True = never trained on
+    epoch_ensemble: bool = False  # held-out probabilities averaged over epochs 1..kept
+    epoch_logits: bool = False  # keep every epoch's calibrated test logits (benchmarks)
 
     @property
     def num_units(self) -> int:
@@ -153,6 +163,7 @@ def check_oos_args(
     overwrite=False,
     repeats=1,
     exclude_tags=(),
+    epoch_ensemble=False,
 ) -> OosPlan:
     """Every check of :func:`compute_oos_predictions`, in order (aggregations only).
 
@@ -167,6 +178,8 @@ def check_oos_args(
     k = check_num_folds(num_folds)
     n_rep = check_repeats(repeats)
     exclude = check_exclude_tags(exclude_tags)
+    if not isinstance(epoch_ensemble, bool):
+        raise InputError(f"epoch_ensemble must be true or false, got {epoch_ensemble!r}")
     cfg = oos_config(config)
     device = resolve_device(cfg.device)
     dataset = view._dataset
@@ -197,7 +210,9 @@ def check_oos_args(
                 f"exclude_tags={list(exclude)} leaves {len(left)} class to train on: need 2 "
                 "or more; exclude fewer tags, or review the tagged samples first"
             )
-    return OosPlan(cv, others, classes, k, cfg, device, keys, n_rep, exclude)
+    plan = OosPlan(cv, others, classes, k, cfg, device, keys, n_rep, exclude)
+    plan.epoch_ensemble = epoch_ensemble
+    return plan
 
 
 def check_exclude_tags(exclude_tags) -> tuple:
@@ -277,6 +292,7 @@ class FoldResult:
     num_train: int
     num_val: int
     repeat: int = 1
+    epoch_logits: Optional[np.ndarray] = None  # epochs x test x C, when the plan asks
 
 
 def fold_label(plan: OosPlan, u: int) -> str:
@@ -314,6 +330,24 @@ def _fit_fold(u, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
 
     cfg = plan.cfg if r == 0 else dataclasses.replace(plan.cfg, seed=plan.cfg.seed + r)
     name = fold_label(plan, u)
+
+    def calibrated(model) -> tuple[float, np.ndarray]:  # (T on the val slice, test logits / T)
+        val_logits = predict(model, x[take(val_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
+        t = fit_temperature(val_logits.cpu().numpy(), y[take(val_idx)].cpu().numpy())
+        logits = predict(model, x[take(test_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
+        return t, (logits.cpu().numpy() / t).astype(np.float32)
+
+    per_epoch: list[np.ndarray] = []
+    mean = _EpochMean()
+
+    def on_epoch(epoch: int, model, kept: bool) -> None:
+        _, z = calibrated(model)
+        if plan.epoch_logits:
+            per_epoch.append(z)
+        if plan.epoch_ensemble:
+            mean.add(z, kept)
+
+    watch = plan.epoch_logits or plan.epoch_ensemble
     res = fit_tensors(
         x[take(fit_idx)],
         y[take(fit_idx)],
@@ -323,13 +357,40 @@ def _fit_fold(u, x, y, idx, plan: OosPlan, seed: int, report) -> FoldResult:
         plan.device,
         len(plan.classes),
         progress=lambda f, label: report(f, f"{name}: {label}", force=True),
+        on_epoch=on_epoch if watch else None,
     )
-    val_logits = predict(res.model, x[take(val_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
-    t = fit_temperature(val_logits.cpu().numpy(), y[take(val_idx)].cpu().numpy())
-    logits = predict(res.model, x[take(test_idx)], cfg.eval_batch_size, plan.device, cfg.amp)
+    t, logits = calibrated(res.model)
     logger.info("%s: temperature %.3f", name, t)
-    calibrated = (logits.cpu().numpy() / t).astype(np.float32)
-    return FoldResult(u, res, t, test_idx, calibrated, len(fit_idx), len(val_idx), r + 1)
+    if plan.epoch_ensemble:
+        logits = mean.logits()
+    fold = FoldResult(u, res, t, test_idx, logits, len(fit_idx), len(val_idx), r + 1)
+    if per_epoch:
+        fold.epoch_logits = np.stack(per_epoch)
+    return fold
+
+
+class _EpochMean:
+    """The running sum of a fold's calibrated held-out probabilities, epoch by epoch,
+    and its mean as of the last epoch that was kept (lowest validation loss so far)."""
+
+    def __init__(self):
+        self.total: np.ndarray | None = None
+        self.count = 0
+        self.kept: tuple[np.ndarray, int] | None = None
+
+    def add(self, logits: np.ndarray, kept: bool) -> None:
+        from classlab.labels.calibration import softmax
+
+        p = softmax(logits)
+        self.total = p if self.total is None else self.total + p
+        self.count += 1
+        if kept:
+            self.kept = (self.total.copy(), self.count)
+
+    def logits(self) -> np.ndarray:
+        """Logits whose softmax is the mean over epochs 1..kept."""
+        total, count = self.kept
+        return np.log(np.clip(total / count, 1e-12, None)).astype(np.float32)
 
 
 def cross_validate(x, y, plan: OosPlan, seed: int, progress: ProgressFn | None = None):
@@ -401,6 +462,7 @@ def run_summary(plan: OosPlan, args: dict, counts: tuple, accuracy: float, folds
         "num_folds": plan.num_folds,
         "repeats": plan.repeats,
         "exclude_tags": list(plan.exclude_tags),
+        "epoch_ensemble": plan.epoch_ensemble,
         "seed": int(args["seed"]),
         "classes": plan.classes,
         "num_samples": counts[0],
@@ -439,6 +501,7 @@ def compute_oos_predictions(
     overwrite: bool = False,
     repeats: int = 1,
     exclude_tags: Sequence[str] = (),
+    epoch_ensemble: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict:
     """Out-of-sample predictions of every labelled sample by K-fold cross-validation.
@@ -460,6 +523,9 @@ def compute_oos_predictions(
             times the training, fold models ``<run_key>-fold1`` .. ``-fold<R*K>``
         exclude_tags: samples with any of these tags are predicted but never trained
             on (e.g. ``["label_issue"]``: a second pass after find_label_issues)
+        epoch_ensemble: store each held-out sample's probabilities averaged over its
+            fold model's epochs up to the kept one (lowest validation loss), each
+            calibrated; for fold models that memorise (see the module docstring)
         progress: ``fn(fraction, label)``, with one report per fold epoch
 
     Returns:
@@ -480,6 +546,7 @@ def compute_oos_predictions(
         overwrite,
         repeats,
         exclude_tags,
+        epoch_ensemble,
     )
     ids, x, y, oids, ox = _decode(plan, label_field, predict_others, report.stage(0, 0.1))
     n_skip = mark_skipped(plan, ids)

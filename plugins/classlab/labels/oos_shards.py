@@ -26,7 +26,10 @@ With ``repeats=R`` the shards share out the R x K fold models the same way, but 
 sample's prediction needs its R held-out models, which different shards may train:
 the shards then only commit their models, and the final step predicts every
 cross-validated sample with its R fold models (the same calibrated logits an
-unsharded run averages).
+unsharded run averages). ``epoch_ensemble`` needs each fold's own held-out
+probabilities over its epochs, which a stored fold model cannot give back: sharded, it
+is refused with repeats (:data:`EPOCH_ENSEMBLE_SHARDS`); without repeats each shard
+writes its folds' epoch means itself.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ from classlab.labels.oos import (
     unit_of,
 )
 from classlab.progress import ProgressFn, as_progress
+
+EPOCH_ENSEMBLE_SHARDS = (
+    "epoch_ensemble with shards needs repeats=1: with repeats the final step predicts "
+    "from the stored fold models, which hold one epoch. Run with repeats=1, or without "
+    "shards"
+)
 
 
 def split_folds(num_folds: int, shards: int) -> list[list[int]]:
@@ -87,6 +96,7 @@ def compute_oos_folds(
     config=None,
     repeats: int = 1,
     exclude_tags: Sequence[str] = (),
+    epoch_ensemble: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict:
     """One shard of a sharded OOS run: trains ``folds`` (fold models 1 to
@@ -114,6 +124,7 @@ def compute_oos_folds(
         True,
         repeats,
         exclude_tags,
+        epoch_ensemble,
     )
     chosen = check_fold_list(list(folds), plan.num_units)
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.1))
@@ -160,6 +171,7 @@ def finish_oos_predictions(
     predict_others: bool = True,
     repeats: int = 1,
     exclude_tags: Sequence[str] = (),
+    epoch_ensemble: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict:
     """The final step of a sharded OOS run, once every fold is committed: with
@@ -191,7 +203,10 @@ def finish_oos_predictions(
         True,
         repeats,
         exclude_tags,
+        epoch_ensemble,
     )
+    if plan.epoch_ensemble and plan.repeats > 1:
+        raise InputError(EPOCH_ENSEMBLE_SHARDS)
     dataset = view._dataset
     _check_folds(list_models(dataset), plan.fold_keys, run_key)
     members = [load_model(dataset, key, plan.device) for key in plan.fold_keys]

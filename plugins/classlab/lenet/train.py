@@ -178,6 +178,7 @@ def fit_tensors(
     num_classes: int | None = None,
     init_state=None,
     progress: Callable[[float, str], None] | None = None,
+    on_epoch: Callable[[int, object], None] | None = None,
 ) -> FitResult:
     """Trains a model (LeNet-5 or a backbone: ``config.architecture``) on in-memory
     tensors, with early stopping on validation loss.
@@ -192,6 +193,9 @@ def fit_tensors(
         init_state: a ``state_dict`` of the same architecture to start from (fine-tuning,
             transfer learning)
         progress: ``fn(fraction, label)``, called after every epoch
+        on_epoch: ``fn(epoch, model, kept)``, called after every epoch's validation
+            (the model as trained so far, in eval mode; ``kept``: this epoch has the
+            lowest validation loss so far, so it is the model returned if none beats it)
 
     Returns:
         a :class:`FitResult` holding the best epoch's model (on ``device``)
@@ -221,10 +225,12 @@ def fit_tensors(
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
-            if config.patience and stale >= config.patience:
-                result.stopped_early = True
-                logger.info("early stop: no lower val loss for %d epochs", stale)
-                break
+        if on_epoch is not None:
+            on_epoch(epoch, model, result.best_epoch == epoch)
+        if config.patience and stale >= config.patience:
+            result.stopped_early = True
+            logger.info("early stop: no lower val loss for %d epochs", stale)
+            break
     model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - t0
     return result
