@@ -31,6 +31,7 @@ Pixels come from the IDX files (torch only, no database). Usage::
         --fit-epochs 10 --json /tmp/label_noise.json
     .venv/bin/python benchmarks/label_noise.py speed [--baseline]   # the OOS timing
     .venv/bin/python benchmarks/label_noise.py variants DIR  # other filters on --save DIR
+    .venv/bin/python benchmarks/label_noise.py pass2 DIR [PATTERN]  # epoch-ensemble pass 2
 
 ``--save DIR --epoch-logits`` also keeps every epoch's calibrated out-of-sample logits
 of the fold models (``<setting>-epochs.npy``, epochs x samples x classes): the fold
@@ -403,12 +404,83 @@ def variants(argv) -> int:
     return 0
 
 
+def pass2(argv) -> int:
+    """``pass2 DIR [PATTERN]``: the second pass with ``epoch_ensemble=True`` on saved
+    settings (``--save DIR --epoch-logits``), without training the first pass again:
+    the first pass is (a) as ``epoch_ensemble=True`` gives it (from the saved epochs),
+    its ``find_label_issues`` flags (default filter) are left out of every fold
+    model's training, and the second pass (saved as ``<setting>-pass2e.npy``) is scored
+    alone and averaged with the first, with the default filter and ``both``."""
+    import warnings
+
+    import torch
+    from classlab import defaults
+    from classlab.data.mnist import read_mnist
+    from classlab.labels.calibration import softmax
+    from classlab.labels.oos import OosPlan, cross_validate
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    p = argparse.ArgumentParser(prog="label_noise.py pass2")
+    p.add_argument("dir")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("--mnist-dir", default=MNIST)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--fit-epochs", type=int, default=20)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=51)
+    args = p.parse_args(argv)
+    images, _ = read_mnist(args.mnist_dir)["train"]
+    for path in sorted(Path(args.dir).glob(f"{args.pattern}.npz")):
+        epochs_file = path.with_name(f"{path.stem}-epochs.npy")
+        if not epochs_file.is_file():
+            continue
+        d = np.load(path)
+        noisy, flipped = d["noisy"], d["flipped"]
+        p1 = epoch_means(d, np.load(epochs_file))["(a) ep<=kept"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flagged = find_label_issues(noisy, p1)
+        name = path.stem.split("-")[0]
+        fold_cfg, _ = configs(args.epochs or defaults.OOS_EPOCHS, args.fit_epochs, "cpu")[name]
+        fold_cfg.in_channels = 1
+        x = torch.from_numpy(np.ascontiguousarray(images[: len(noisy), None]))
+        y = torch.as_tensor(noisy, dtype=torch.long)
+        classes = [str(c) for c in range(10)]
+        plan = OosPlan(None, None, classes, args.folds, fold_cfg, "cpu", [], 1, ("label_issue",))
+        plan.skip, plan.epoch_ensemble = flagged, True
+        t0 = time.perf_counter()
+        logits2, _, _ = cross_validate(x, y, plan, args.seed)
+        np.save(path.with_name(f"{path.stem}-pass2e.npy"), logits2)
+        p2 = softmax(logits2)
+        print(
+            f"{path.stem}: first pass flagged {int(flagged.sum())}, second pass "
+            f"{time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        for label, prob in (("(a2e) pass 2", p2), ("(a3e) mean", (p1 + p2) / 2)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                order = np.argsort(get_label_quality_scores(noisy, prob), kind="stable")
+                for how in ("prune_by_noise_rate", "both"):
+                    r = scores(flipped, find_label_issues(noisy, prob, filter_by=how), order)
+                    print(
+                        f"  {label:12s} {how:20s} flagged {r['flagged']:5d} "
+                        f"P {r['precision']:.3f} R {r['recall']:.3f} "
+                        f"topN {r['top_n_recall']:.3f}",
+                        flush=True,
+                    )
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["speed"]:
         return speed(argv[1:])
     if argv[:1] == ["variants"]:
         return variants(argv[1:])
+    if argv[:1] == ["pass2"]:
+        return pass2(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mnist-dir", default=MNIST)
     p.add_argument("--train-size", type=int, default=60000)
