@@ -257,3 +257,32 @@ def test_epoch_ensemble_is_recorded_and_checked(split_small, unchanged):
     assert res["epoch_ensemble"] is True
     assert records.get_record(ds, "oos", "lenet_oos")["epoch_ensemble"] is True
     assert ds.count("lenet_oos.logits") == len(ds)
+
+
+def test_second_pass_with_epoch_ensemble(split_small):
+    """The recipe for fold models that memorise (docs/labels.md): a second pass that
+    leaves the flagged samples out of training and averages each fold's epochs too."""
+    from classlab.lenet.registry import list_models
+
+    ds = split_small
+    cv = ds.match_tags(["train", "val"])
+    cv.take(30, seed=4).tag_samples("label_issue")
+    res = compute_oos_predictions(
+        ds,
+        num_folds=3,
+        config={**FAST, "epochs": 2},
+        exclude_tags=["label_issue"],
+        epoch_ensemble=True,
+    )
+    assert res["num_excluded"] == 30 and res["epoch_ensemble"] is True
+    assert ds.count("lenet_oos.logits") == len(ds)
+    rec = records.get_record(ds, "oos", "lenet_oos")
+    assert rec["epoch_ensemble"] is True and rec["exclude_tags"] == ["label_issue"]
+    models = list_models(ds)
+    folds = np.array(cv.values("lenet_oos.fold"))
+    tagged = np.array(["label_issue" in t for t in cv.values("tags")])
+    for k in (1, 2, 3):
+        m = models[fold_key("lenet_oos", k)]
+        assert m["num_train"] + m["num_val"] == int(((folds != k) & ~tagged).sum())
+    probs = np.exp(np.array(cv.values("lenet_oos.logits"), dtype=np.float64))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)  # log of a mean of softmaxes
