@@ -161,6 +161,16 @@ def test_repeats_average_each_samples_held_out_models_and_keep_repeat_one(split_
     assert not any(fold_key("lenet_oos", u) in list_models(ds) for u in (4, 5, 6))
 
 
+def _assert_trained_without_tagged(cv, models, num_folds, tag="label_issue"):
+    """Each fold model of ``lenet_oos`` trained (and validated) on the other folds'
+    samples minus the ones tagged ``tag`` there."""
+    folds = np.array(cv.values("lenet_oos.fold"))
+    tagged = np.array([tag in t for t in cv.values("tags")])
+    for k in range(1, num_folds + 1):
+        m = models[fold_key("lenet_oos", k)]
+        assert m["num_train"] + m["num_val"] == int(((folds != k) & ~tagged).sum())
+
+
 def test_exclude_tags_are_predicted_but_never_trained_on(split_small):
     from classlab.lenet.registry import list_models
 
@@ -173,12 +183,7 @@ def test_exclude_tags_are_predicted_but_never_trained_on(split_small):
     assert res["num_samples"] == 300 and ds.count("lenet_oos") == 600  # all predicted
     assert set(out.values("lenet_oos.fold")) <= {1, 2, 3} and None not in out.values("lenet_oos")
     models = list_models(ds)
-    folds = np.array(cv.values("lenet_oos.fold"))
-    tagged = np.array(["label_issue" in t for t in cv.values("tags")])
-    for k in (1, 2, 3):
-        m = models[fold_key("lenet_oos", k)]
-        # trained on the other folds' samples minus the tagged ones there
-        assert m["num_train"] + m["num_val"] == int(((folds != k) & ~tagged).sum())
+    _assert_trained_without_tagged(cv, models, 3)
     plain = compute_oos_predictions(
         ds, run_key="plain", pred_field="plain", num_folds=3, config=FAST
     )
@@ -278,11 +283,6 @@ def test_second_pass_with_epoch_ensemble(split_small):
     assert ds.count("lenet_oos.logits") == len(ds)
     rec = records.get_record(ds, "oos", "lenet_oos")
     assert rec["epoch_ensemble"] is True and rec["exclude_tags"] == ["label_issue"]
-    models = list_models(ds)
-    folds = np.array(cv.values("lenet_oos.fold"))
-    tagged = np.array(["label_issue" in t for t in cv.values("tags")])
-    for k in (1, 2, 3):
-        m = models[fold_key("lenet_oos", k)]
-        assert m["num_train"] + m["num_val"] == int(((folds != k) & ~tagged).sum())
+    _assert_trained_without_tagged(cv, list_models(ds), 3)
     probs = np.exp(np.array(cv.values("lenet_oos.logits"), dtype=np.float64))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)  # log of a mean of softmaxes
