@@ -286,15 +286,12 @@ register("apply_lenet", _prepare_apply, _finish_apply, {"evaluate": False, "over
 
 
 def _prepare_oos(ctx, view) -> dict:
-    from classlab.errors import InputError
     from classlab.labels.oos import check_oos_args
-    from classlab.labels.oos_shards import EPOCH_ENSEMBLE_SHARDS
+    from classlab.labels.oos_shards import check_sharded_plan
 
     from .labels import oos_check_args
 
-    plan = check_oos_args(view, **oos_check_args(ctx))
-    if plan.epoch_ensemble and plan.repeats > 1:
-        raise InputError(EPOCH_ENSEMBLE_SHARDS)
+    check_sharded_plan(check_oos_args(view, **oos_check_args(ctx)))
     return {}
 
 

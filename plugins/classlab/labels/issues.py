@@ -349,12 +349,13 @@ def find_label_issues(
     labels = np.array([index[g] for g in gt], dtype=np.int64)
     report(0.3, f"cleanlab on {len(ids)} samples ({filter_by}, {method})", force=True)
     mask, quality = _flag(labels, probs, filter_by, method)
+    ok = 0
     if ok_tag:
-        ok_ids = np.array(view.match_tags(ok_tag).values("id"), dtype="S24")
-        mask &= ~np.isin(ids, ok_ids)
+        is_ok = np.isin(ids, np.array(view.match_tags(ok_tag).values("id"), dtype="S24"))
+        mask &= ~is_ok
+        ok = int(is_ok.sum())
     flagged = [i.decode() for i in ids[mask]]
     suggestions = _suggestions(ids, mask, probs, classes)
-    ok = int(np.isin(ids, ok_ids).sum()) if ok_tag else 0
     _write(
         view,
         ids,

@@ -63,6 +63,12 @@ EPOCH_ENSEMBLE_SHARDS = (
 )
 
 
+def check_sharded_plan(plan) -> None:
+    """What a checked plan cannot do sharded: ``epoch_ensemble`` with repeats."""
+    if plan.epoch_ensemble and plan.repeats > 1:
+        raise InputError(EPOCH_ENSEMBLE_SHARDS)
+
+
 def split_folds(num_folds: int, shards: int) -> list[list[int]]:
     """The folds (1-based) of each shard: ``min(shards, num_folds)`` contiguous, (almost)
     equal groups that together are ``1..num_folds`` (e.g. 5 folds, 2 shards: [[1, 2, 3],
@@ -126,6 +132,7 @@ def compute_oos_folds(
         exclude_tags,
         epoch_ensemble,
     )
+    check_sharded_plan(plan)
     chosen = check_fold_list(list(folds), plan.num_units)
     ids, x, y, _, _ = _decode(plan, label_field, False, report.stage(0, 0.1))
     mark_skipped(plan, ids)
@@ -205,8 +212,7 @@ def finish_oos_predictions(
         exclude_tags,
         epoch_ensemble,
     )
-    if plan.epoch_ensemble and plan.repeats > 1:
-        raise InputError(EPOCH_ENSEMBLE_SHARDS)
+    check_sharded_plan(plan)
     dataset = view._dataset
     _check_folds(list_models(dataset), plan.fold_keys, run_key)
     members = [load_model(dataset, key, plan.device) for key in plan.fold_keys]

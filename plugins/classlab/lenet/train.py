@@ -178,7 +178,7 @@ def fit_tensors(
     num_classes: int | None = None,
     init_state=None,
     progress: Callable[[float, str], None] | None = None,
-    on_epoch: Callable[[int, object], None] | None = None,
+    on_epoch: Callable[[int, object, bool], None] | None = None,
 ) -> FitResult:
     """Trains a model (LeNet-5 or a backbone: ``config.architecture``) on in-memory
     tensors, with early stopping on validation loss.
